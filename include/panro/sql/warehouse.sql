@@ -1,0 +1,67 @@
+-- The landing zone and the operational metadata. Idempotent: applied before every load.
+-- raw tables are append-only: rows are only ever inserted, so every later stage can be rebuilt.
+create schema if not exists raw;
+create schema if not exists ops;
+
+-- 판판대로 portal: every version of every application, as received.
+create table if not exists raw.portal_applications (
+    raw_id          bigserial primary key,
+    load_id         text        not null,
+    loaded_at       timestamptz not null,
+    source_page     text        not null,   -- which request/page delivered it
+    record_hash     text        not null,   -- sha256 of the canonical JSON: a repeated record is one row
+    application_id  text,                   -- copied out of the record for indexing; may be null
+    updated_at_text text,                   -- as received; typed in staging
+    record          jsonb       not null,
+    constraint portal_applications_record_hash_key unique (record_hash)
+);
+create index if not exists portal_applications_app_idx on raw.portal_applications (application_id);
+
+-- Selection committee scores (evaluation/scores_<round_id>.csv), one row per CSV line.
+create table if not exists raw.evaluation_scores (
+    raw_id        bigserial primary key,
+    load_id       text        not null,
+    loaded_at     timestamptz not null,
+    source_file   text        not null,
+    line_no       integer     not null,
+    record_hash   text        not null,
+    record        jsonb       not null,     -- the CSV row keyed by header, all values text
+    constraint evaluation_scores_file_line_key unique (source_file, line_no)
+);
+
+-- One row per load attempt of any source: what arrived, what was kept, how long, how it ended.
+create table if not exists ops.load_ledger (
+    load_id        text primary key,
+    source         text        not null,
+    run_id         text,
+    interval_start timestamptz,
+    interval_end   timestamptz,
+    requested_from timestamptz,
+    requested_to   timestamptz,
+    source_file    text,
+    started_at     timestamptz not null,
+    finished_at    timestamptz,
+    rows_received  integer,
+    rows_inserted  integer,
+    bytes_received bigint,
+    duration_s     double precision,
+    outcome        text        not null,   -- running / success / failed / refused
+    message        text
+);
+
+-- Persisted high-water marks of the incremental API sources.
+create table if not exists ops.watermarks (
+    source     text primary key,
+    watermark  timestamptz not null,
+    updated_at timestamptz not null
+);
+
+-- Files of the drop-folder sources already loaded (name + content hash).
+create table if not exists ops.processed_files (
+    source      text        not null,
+    file_name   text        not null,
+    sha256      text        not null,
+    load_id     text        not null,
+    loaded_at   timestamptz not null,
+    primary key (source, file_name, sha256)
+);
