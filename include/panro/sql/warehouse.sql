@@ -23,10 +23,11 @@ create table if not exists raw.evaluation_scores (
     load_id       text        not null,
     loaded_at     timestamptz not null,
     source_file   text        not null,
+    file_sha256   text        not null,     -- a corrected re-delivery of a file is a new file
     line_no       integer     not null,
     record_hash   text        not null,
     record        jsonb       not null,     -- the CSV row keyed by header, all values text
-    constraint evaluation_scores_file_line_key unique (source_file, line_no)
+    constraint evaluation_scores_file_line_key unique (file_sha256, line_no)
 );
 
 -- One row per load attempt of any source: what arrived, what was kept, how long, how it ended.

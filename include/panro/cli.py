@@ -1,0 +1,160 @@
+"""The ``panro`` command line: simulate, serve, run, status, warehouse, demo, airflow."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from panro.config import load_settings
+
+
+def _parse_mix(text: str | None) -> dict[str, int] | None:
+    if not text:
+        return None
+    mix = {}
+    for part in text.split(","):
+        code, _, count = part.partition("=")
+        if not count.isdigit():
+            raise argparse.ArgumentTypeError(f"--mix: expected CODE=COUNT, got {part!r}")
+        mix[code.strip()] = int(count)
+    return mix
+
+
+def cmd_simulate(args) -> int:
+    from panro.simulate import simulate
+
+    meta = simulate(
+        args.out, seed=args.seed, first_day=args.first_day, days=args.days,
+        applications=args.applications, mix=_parse_mix(args.mix), name=args.name,
+    )
+    print(f"scenario {meta['name']} in {args.out}: {meta['first_day']} .. {meta['last_day']}, counts {meta['counts']}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from panro.servers.portal import PortalServer, PortalState, parse_instant
+
+    token = os.environ.get("PORTAL_TOKEN")
+    if not token:
+        print("PORTAL_TOKEN must be set: the token clients must present", file=sys.stderr)
+        return 2
+    clock = parse_instant(args.clock, "--clock") if args.clock else None
+    server = PortalServer(PortalState.from_scenario(args.scenario, token, clock), args.host, args.port).start()
+    print(f"portal simulator serving {args.scenario} at {server.base_url} (Ctrl-C to stop)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
+
+
+def cmd_run(args) -> int:
+    from panro.replay import run_days
+    from panro.warehouse import ensure_schema, resolve_url
+
+    settings = load_settings()
+    url = resolve_url(settings)
+    ensure_schema(url)
+    log = run_days(
+        args.first, args.last or args.first, settings=settings, extra_env={"WAREHOUSE_URL": url},
+        scenario=args.scenario, sim_control=args.sim_control,
+    )
+    print(f"log: {log}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    from panro.report import print_status
+    from panro.warehouse import resolve_url
+
+    print_status(resolve_url())
+    return 0
+
+
+def cmd_warehouse(args) -> int:
+    from panro.warehouse import resolve_url, stop_embedded
+
+    settings = load_settings()
+    if args.action == "stop":
+        stopped = stop_embedded(settings.embedded_pgdata)
+        print("embedded warehouse stopped" if stopped else "embedded warehouse was not running")
+    else:
+        print(resolve_url(settings))
+    return 0
+
+
+def cmd_airflow(args) -> int:
+    from panro.replay import airflow_environ
+
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    env = {**os.environ, **airflow_environ(load_settings())}
+    return subprocess.call([airflow, *args.airflow_args], env=env)
+
+
+def cmd_demo(args) -> int:
+    from panro.demo import run_demo
+
+    return run_demo(days=args.days, applications=args.applications, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="panro", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("simulate", help="write a scenario (the state of every external system)")
+    p.add_argument("--out", type=Path, required=True, help="scenario directory to write")
+    p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--first-day", type=date.fromisoformat, default=date(2024, 3, 4))
+    p.add_argument("--days", type=int, default=14)
+    p.add_argument("--applications", type=int, default=3000)
+    p.add_argument("--mix", help="absolute counts per sub-programme, e.g. P-1=120,2-9=300")
+    p.add_argument("--name", default="demo")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("serve", help="serve a scenario as the 판판대로 portal API (token from PORTAL_TOKEN)")
+    p.add_argument("--scenario", type=Path, required=True)
+    p.add_argument("--host", default="127.0.0.1", help="listen address (loopback unless you say otherwise)")
+    p.add_argument("--port", type=int, default=8710)
+    p.add_argument("--clock", help="show only what existed by this ISO-8601 instant")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("run", help="run business days through the Airflow DAGs (ingest, transform, extract)")
+    p.add_argument("--from", dest="first", type=date.fromisoformat, required=True)
+    p.add_argument("--to", dest="last", type=date.fromisoformat, help="last day (default: --from)")
+    p.add_argument("--scenario", type=Path, help="deliver this scenario's partner files day by day")
+    p.add_argument("--sim-control", help="base URL of a portal simulator whose clock to move day by day")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="what the warehouse holds: loads, watermarks, verdicts, decisions")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("warehouse", help="the embedded warehouse: start (prints its URL) or stop")
+    p.add_argument("action", choices=["start", "url", "stop"])
+    p.set_defaults(func=cmd_warehouse)
+
+    p = sub.add_parser("airflow", help="the airflow CLI with this project's environment")
+    p.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_airflow)
+
+    p = sub.add_parser("demo", help="what `make run` does: simulate, serve, replay, summarise")
+    p.add_argument("--days", type=int, default=14)
+    p.add_argument("--applications", type=int, default=3000)
+    p.add_argument("--seed", type=int, default=2024)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

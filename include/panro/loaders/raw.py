@@ -1,0 +1,150 @@
+"""Landing records in raw: PostgreSQL COPY into a temporary table, then one set-based insert that
+keeps only what raw does not hold yet. Raw is append-only; a rerun adds nothing it already has.
+
+Also the load ledger: one row per load attempt with rows, bytes, duration and outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterable
+
+import psycopg
+
+
+def canonical_json(record: object) -> str:
+    """One text per content: keys sorted, no whitespace, Hangul kept as is."""
+    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def new_load_id(source: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{source}-{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class LoadResult:
+    load_id: str
+    source: str
+    outcome: str = "running"
+    rows_received: int = 0
+    rows_inserted: int = 0
+    bytes_received: int = 0
+    duration_s: float = 0.0
+    message: str | None = None
+    source_file: str | None = None
+    started: float = field(default_factory=time.monotonic, repr=False)
+
+
+def ledger_start(
+    conn: psycopg.Connection,
+    result: LoadResult,
+    *,
+    run_id: str | None,
+    interval: tuple[datetime, datetime] | None = None,
+    requested: tuple[datetime, datetime] | None = None,
+) -> None:
+    conn.execute(
+        """insert into ops.load_ledger (load_id, source, run_id, interval_start, interval_end,
+               requested_from, requested_to, source_file, started_at, outcome)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, now(), 'running')""",
+        (
+            result.load_id,
+            result.source,
+            run_id,
+            *(interval or (None, None)),
+            *(requested or (None, None)),
+            result.source_file,
+        ),
+    )
+
+
+def ledger_finish(conn: psycopg.Connection, result: LoadResult) -> None:
+    result.duration_s = round(time.monotonic() - result.started, 3)
+    conn.execute(
+        """update ops.load_ledger
+              set finished_at = now(), rows_received = %s, rows_inserted = %s, bytes_received = %s,
+                  duration_s = %s, outcome = %s, message = %s
+            where load_id = %s""",
+        (
+            result.rows_received,
+            result.rows_inserted,
+            result.bytes_received,
+            result.duration_s,
+            result.outcome,
+            result.message,
+            result.load_id,
+        ),
+    )
+
+
+def copy_portal_versions(
+    conn: psycopg.Connection, load_id: str, rows: Iterable[tuple[str, object]]
+) -> tuple[int, int]:
+    """Land ``(source_page, record)`` pairs. Returns (rows received, rows inserted)."""
+    conn.execute(
+        """create temporary table portal_incoming (
+               source_page text, record_hash text, application_id text, updated_at_text text, record text
+           ) on commit drop"""
+    )
+    received = 0
+    with conn.cursor().copy(
+        "copy portal_incoming (source_page, record_hash, application_id, updated_at_text, record) from stdin"
+    ) as copy:
+        for source_page, record in rows:
+            text = canonical_json(record)
+            fields = record if isinstance(record, dict) else {}
+            app_id, updated_at = fields.get("application_id"), fields.get("updated_at")
+            copy.write_row(
+                (
+                    source_page,
+                    sha256_text(text),
+                    app_id if isinstance(app_id, str) else None,
+                    updated_at if isinstance(updated_at, str) else None,
+                    text,
+                )
+            )
+            received += 1
+    # distinct on: the same version twice in one batch (a record repeated across pages) lands once.
+    inserted = conn.execute(
+        """insert into raw.portal_applications
+               (load_id, loaded_at, source_page, record_hash, application_id, updated_at_text, record)
+           select %s, now(), source_page, record_hash, application_id, updated_at_text, record::jsonb
+             from (select distinct on (record_hash) * from portal_incoming order by record_hash, source_page) i
+           on conflict (record_hash) do nothing""",
+        (load_id,),
+    ).rowcount
+    return received, inserted
+
+
+def copy_evaluation_rows(
+    conn: psycopg.Connection, load_id: str, source_file: str, file_sha256: str, rows: Iterable[dict]
+) -> tuple[int, int]:
+    """Land the rows of one score file (``line_no`` = line in the file, header = 1)."""
+    conn.execute(
+        """create temporary table evaluation_incoming (line_no integer, record_hash text, record text)
+           on commit drop"""
+    )
+    received = 0
+    with conn.cursor().copy("copy evaluation_incoming (line_no, record_hash, record) from stdin") as copy:
+        for line_no, row in enumerate(rows, start=2):
+            text = canonical_json(row)
+            copy.write_row((line_no, sha256_text(text), text))
+            received += 1
+    inserted = conn.execute(
+        """insert into raw.evaluation_scores
+               (load_id, loaded_at, source_file, file_sha256, line_no, record_hash, record)
+           select %s, now(), %s, %s, line_no, record_hash, record::jsonb from evaluation_incoming
+           on conflict (file_sha256, line_no) do nothing""",
+        (load_id, source_file, file_sha256),
+    ).rowcount
+    return received, inserted

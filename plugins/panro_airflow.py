@@ -1,0 +1,112 @@
+"""Airflow glue shared by panro's DAGs: defaults, the daily KST timetable, assets, alerts, the
+warehouse connection. Logic stays in the ``panro`` package; this file only adapts it to Airflow."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import Asset
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+log = logging.getLogger(__name__)
+
+KST = pendulum.timezone("Asia/Seoul")
+START_DATE = pendulum.datetime(2024, 2, 1, tz=KST)
+# One business day a run: the data interval is [D 00:00, D+1 00:00) KST. A plain cron schedule would give
+# Airflow 3 runs an empty interval.
+DAILY_KST = CronDataIntervalTimetable("0 0 * * *", timezone=KST)
+
+RAW_PORTAL = Asset("panro://warehouse/raw/portal_applications")
+RAW_EVALUATION = Asset("panro://warehouse/raw/evaluation_scores")
+MARTS = Asset("panro://warehouse/marts")
+
+WAREHOUSE_CONN_ID = "panro_warehouse"
+
+
+def alert_on_failure(context) -> None:
+    """Task failure alert: one JSON line in the alerts log, and a webhook when one is configured."""
+    from panro.alerts import send_alert
+
+    ti = context.get("task_instance") or context.get("ti")
+    send_alert(
+        kind="task_failed",
+        dag_id=getattr(ti, "dag_id", None),
+        task_id=getattr(ti, "task_id", None),
+        run_id=context.get("run_id"),
+        error=str(context.get("exception") or ""),
+    )
+
+
+DEFAULT_ARGS = {
+    "owner": "panro-data",
+    "retries": int(os.environ.get("PANRO_TASK_RETRIES", "2")),
+    "retry_delay": timedelta(seconds=float(os.environ.get("PANRO_RETRY_DELAY_S", "120"))),
+    "retry_exponential_backoff": True,
+    "on_failure_callback": alert_on_failure,
+}
+
+
+def warehouse_url() -> str:
+    """``WAREHOUSE_URL``, else the Airflow connection ``panro_warehouse``, else the embedded server."""
+    if os.environ.get("WAREHOUSE_URL"):
+        return os.environ["WAREHOUSE_URL"]
+    try:
+        from airflow.sdk import BaseHook
+
+        conn = BaseHook.get_connection(WAREHOUSE_CONN_ID)
+    except Exception:  # noqa: BLE001 - no such connection: fall back to the embedded warehouse
+        conn = None
+    if conn is not None:
+        return conn.get_uri().replace("postgres://", "postgresql://", 1)
+    from panro.warehouse import resolve_url
+
+    return resolve_url()
+
+
+def data_interval(context) -> tuple[datetime, datetime]:
+    start, end = context["data_interval_start"], context["data_interval_end"]
+    if start is None or end is None or end <= start:
+        raise ValueError(f"run {context.get('run_id')} has no data interval ({start} .. {end})")
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+
+def business_day_of_interval(context) -> date:
+    """The KST calendar day an ingest run covers: the start of its data interval."""
+    return pendulum.instance(data_interval(context)[0]).in_timezone(KST).date()
+
+
+def round_date(context) -> date:
+    """The business day a transform run decides: ``params.round_date``, else the latest business day
+    of the asset events that triggered it, else the day before its logical date (KST)."""
+    chosen = (context.get("params") or {}).get("round_date")
+    if chosen:
+        return date.fromisoformat(chosen)
+    days = [
+        date.fromisoformat(event.extra["business_day"])
+        for events in (context.get("triggering_asset_events") or {}).values()
+        for event in events
+        if (event.extra or {}).get("business_day")
+    ]
+    if days:
+        return max(days)
+    return pendulum.instance(context["logical_date"]).in_timezone(KST).date() - timedelta(days=1)
+
+
+def mark_business_day(context, asset: Asset, day: date, **extra) -> None:
+    """Put the business day on the asset event, so the triggered transform knows which day to decide."""
+    context["outlet_events"][asset].extra = {"business_day": day.isoformat(), **extra}
+
+
+def state_path(*parts: str) -> Path:
+    from panro.config import load_settings
+
+    return load_settings().state_dir.joinpath(*parts)
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)

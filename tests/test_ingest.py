@@ -1,0 +1,123 @@
+"""Ingest jobs against a real PostgreSQL and the simulated portal: append-only, rerunnable, ledgered."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+import pytest
+
+from panro.connectors.portal import PortalClient, PortalError
+from panro.ingest.evaluation import HEADER, ingest_evaluation, read_score_file, RefusedFile
+from panro.ingest.portal import ingest_portal
+from panro.servers.portal import PortalServer, PortalState
+
+KST = timezone(timedelta(hours=9))
+D1 = datetime(2024, 3, 4, tzinfo=KST)
+D2, D3 = D1 + timedelta(days=1), D1 + timedelta(days=2)
+
+
+def version(app: int, at: datetime, status: str = "submitted") -> dict:
+    return {"application_id": f"FF24-{app:07d}", "updated_at": at.isoformat(), "status": status,
+            "business": {"name": "한빛식품", "brn": "120-81-47521"}}
+
+
+RECORDS = (
+    [version(i, D1 + timedelta(minutes=10 * i)) for i in range(1, 31)]
+    + [version(5, D2 + timedelta(hours=3), "withdrawn")]
+    + [version(i, D2 + timedelta(minutes=5 * i)) for i in range(31, 41)]
+)
+
+
+@pytest.fixture()
+def portal():
+    with PortalServer(PortalState(RECORDS + [RECORDS[3]], token="tk")) as server:  # one version served twice
+        yield server
+
+
+def raw_count(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("select count(*) from raw.portal_applications").fetchone()[0]
+
+
+def test_daily_loads_are_complete_and_reruns_add_nothing(fresh_db, portal):
+    client = PortalClient(portal.base_url, "tk", page_size=4)
+    first = ingest_portal(fresh_db, client, D1, D2, "run-1")
+    assert (first.rows_received, first.rows_inserted) == (31, 30)  # the repeated version lands once
+    second = ingest_portal(fresh_db, client, D2, D3, "run-2")
+    assert second.rows_inserted == 11
+    assert raw_count(fresh_db) == 41
+    # rerun / backfill of day 1 after day 2: asks for day 1 again, lands nothing new
+    again = ingest_portal(fresh_db, client, D1, D2, "run-1-rerun")
+    assert (again.rows_received, again.rows_inserted) == (31, 0)
+    assert raw_count(fresh_db) == 41
+    with psycopg.connect(fresh_db) as conn:
+        watermark = conn.execute("select watermark from ops.watermarks where source = 'portal'").fetchone()[0]
+        ledger = conn.execute(
+            "select outcome, rows_received, rows_inserted, bytes_received > 0, duration_s >= 0"
+            " from ops.load_ledger where source = 'portal' order by started_at"
+        ).fetchall()
+        stored = conn.execute(
+            "select record->'business'->>'name' from raw.portal_applications where application_id = 'FF24-0000001'"
+        ).fetchone()[0]
+    assert watermark == D3
+    assert ledger == [("success", 31, 30, True, True), ("success", 11, 11, True, True), ("success", 31, 0, True, True)]
+    assert stored == "한빛식품"
+
+
+def test_a_missed_day_is_caught_up_from_the_watermark(fresh_db, portal):
+    client = PortalClient(portal.base_url, "tk")
+    ingest_portal(fresh_db, client, D1 - timedelta(days=1), D1, "run-0")  # watermark = D1
+    result = ingest_portal(fresh_db, client, D2, D3, "run-2")  # day D1 was never run
+    assert result.rows_inserted == 41
+
+
+def test_a_failed_load_leaves_nothing_but_its_ledger_row_and_its_rerun_is_complete(fresh_db, portal):
+    bad = PortalClient(portal.base_url, "wrong-token")
+    with pytest.raises(PortalError):
+        ingest_portal(fresh_db, bad, D1, D2, "run-1")
+    assert raw_count(fresh_db) == 0
+    with psycopg.connect(fresh_db) as conn:
+        outcome, message = conn.execute("select outcome, message from ops.load_ledger").fetchone()
+        assert conn.execute("select count(*) from ops.watermarks").fetchone()[0] == 0
+    assert outcome == "failed" and "401" in message
+    assert ingest_portal(fresh_db, PortalClient(portal.base_url, "tk"), D1, D2, "run-1b").rows_inserted == 30
+
+
+def score_csv(rows: list[list[str]]) -> bytes:
+    return ("\n".join([",".join(HEADER)] + [",".join(r) for r in rows]) + "\n").encode()
+
+
+ROW = ["FF24-0000001", "20240308-2-5", "R001", "product", "33", "40", "N", "2024-03-08T10:00:00+09:00"]
+
+
+def test_score_files_load_once_and_bad_files_are_refused_whole(fresh_db, tmp_path):
+    folder = tmp_path / "evaluation"
+    folder.mkdir()
+    (folder / "scores_20240308-2-5.csv").write_bytes(score_csv([ROW, ROW[:2] + ["R002"] + ROW[3:]]))
+    (folder / "scores_20240308-1-3.csv").write_bytes("application_id;round_id\n".encode())
+    (folder / "scores_20240308-1-4.csv").write_bytes(score_csv([ROW])[:-20])
+    results = {r.source_file: r for r in ingest_evaluation(fresh_db, tmp_path, "run-1")}
+    assert results["scores_20240308-2-5.csv"].outcome == "success"
+    assert results["scores_20240308-2-5.csv"].rows_inserted == 2
+    assert results["scores_20240308-1-3.csv"].outcome == "refused"
+    assert "header" in results["scores_20240308-1-3.csv"].message
+    assert results["scores_20240308-1-4.csv"].outcome == "refused"
+    assert "scores_20240308-1-4.csv" in results["scores_20240308-1-4.csv"].message
+    # the good file is not loaded again; the refused ones are tried again (and refused again)
+    rerun = {r.source_file: r.outcome for r in ingest_evaluation(fresh_db, tmp_path, "run-2")}
+    assert rerun == {"scores_20240308-1-3.csv": "refused", "scores_20240308-1-4.csv": "refused"}
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("select count(*) from raw.evaluation_scores").fetchone()[0] == 2
+        messages = [m for (m,) in conn.execute("select message from ops.load_ledger where outcome = 'refused'")]
+    assert len(messages) == 4 and all(m.startswith("scores_") for m in messages)
+
+
+@pytest.mark.parametrize(
+    "data, problem",
+    [(b"", "empty"), ("application_id\n".encode("cp949"), "header"), ("접수".encode("cp949"), "UTF-8"),
+     (score_csv([ROW[:5]]), "5 fields")],
+)
+def test_unreadable_score_files_name_the_problem(data, problem):
+    with pytest.raises(RefusedFile, match=problem):
+        read_score_file(data, "scores_x.csv")
