@@ -5,6 +5,7 @@ in ops.load_ledger without stopping the others.
 """
 
 from airflow.sdk import dag, task
+
 from panro_airflow import DAILY_KST, DEFAULT_ARGS, RAW_EVALUATION, START_DATE
 
 

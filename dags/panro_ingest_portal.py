@@ -5,6 +5,7 @@ Pulls the versions updated in the run's interval (from the persisted watermark),
 """
 
 from airflow.sdk import dag, task
+
 from panro_airflow import DAILY_KST, DEFAULT_ARGS, RAW_PORTAL, START_DATE
 
 

@@ -4,6 +4,7 @@ Runs when both ingest DAGs have landed a day; decides that business day (``round
 """
 
 from airflow.sdk import Param, dag, task
+
 from panro_airflow import DEFAULT_ARGS, MARTS, RAW_EVALUATION, RAW_PORTAL, START_DATE
 
 
@@ -21,16 +22,11 @@ from panro_airflow import DEFAULT_ARGS, MARTS, RAW_EVALUATION, RAW_PORTAL, START
 def panro_transform():
     @task
     def resolve_round(**context) -> dict:
-        from panro.config import load_settings
         from panro_airflow import round_date
 
-        settings = load_settings()
-        return {
-            "round_date": round_date(context).isoformat(),
-            "run_id": context["run_id"],
-            "allocation_seed": settings.allocation_seed,
-            "business_key_salt": settings.business_key_salt,
-        }
+        # Only what identifies the round travels between tasks; the seed and the salt are configuration
+        # that run_dbt adds itself (the salt must not land in XCom).
+        return {"round_date": round_date(context).isoformat(), "run_id": context["run_id"]}
 
     @task
     def dbt_seed(dbt_vars: dict) -> None:

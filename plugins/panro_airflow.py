@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pendulum
@@ -52,27 +52,26 @@ DEFAULT_ARGS = {
 
 
 def warehouse_url() -> str:
-    """``WAREHOUSE_URL``, else the Airflow connection ``panro_warehouse``, else the embedded server."""
+    """``WAREHOUSE_URL``, else the Airflow connection ``panro_warehouse``. Neither is an error: a task
+    must never quietly write to some other warehouse."""
     if os.environ.get("WAREHOUSE_URL"):
         return os.environ["WAREHOUSE_URL"]
+    from airflow.sdk import BaseHook
+
     try:
-        from airflow.sdk import BaseHook
-
         conn = BaseHook.get_connection(WAREHOUSE_CONN_ID)
-    except Exception:  # noqa: BLE001 - no such connection: fall back to the embedded warehouse
-        conn = None
-    if conn is not None:
-        return conn.get_uri().replace("postgres://", "postgresql://", 1)
-    from panro.warehouse import resolve_url
-
-    return resolve_url()
+    except Exception as exc:  # noqa: BLE001 - the SDK raises its own not-found type
+        raise RuntimeError(
+            f"no warehouse configured: set WAREHOUSE_URL or the Airflow connection {WAREHOUSE_CONN_ID!r}"
+        ) from exc
+    return conn.get_uri().replace("postgres://", "postgresql://", 1)
 
 
 def data_interval(context) -> tuple[datetime, datetime]:
     start, end = context["data_interval_start"], context["data_interval_end"]
     if start is None or end is None or end <= start:
         raise ValueError(f"run {context.get('run_id')} has no data interval ({start} .. {end})")
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def business_day_of_interval(context) -> date:

@@ -11,7 +11,9 @@ COMMANDS = ["simulate", "serve", "run", "status", "warehouse", "airflow", "demo"
 
 
 def test_top_level_help_lists_every_command():
-    out = subprocess.run([sys.executable, "-m", "panro.cli", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "panro.cli", "--help"], capture_output=True, text=True, check=True
+    )
     for command in COMMANDS:
         assert command in out.stdout
 

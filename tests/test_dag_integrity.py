@@ -45,9 +45,13 @@ def dagbag(tmp_path_factory) -> dict:
     env.pop("WAREHOUSE_URL", None)
     dags = str(Path(__file__).resolve().parents[1] / "dags")
     proc = subprocess.run(
-        [sys.executable, "-c", f"DAGS = {dags!r}\n" + PROBE], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", f"DAGS = {dags!r}\n" + PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    line = next((l for l in proc.stdout.splitlines() if l.startswith("JSON")), None)
+    line = next((out for out in proc.stdout.splitlines() if out.startswith("JSON")), None)
     assert line, f"DAG probe failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return json.loads(line[4:])
 

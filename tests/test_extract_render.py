@@ -11,7 +11,10 @@ from openpyxl import load_workbook
 from panro.extract import render_csv, render_xlsx
 
 HEADERS = ["접수번호", "상호", "결정", "순위"]
-ROWS = [["FF24-0000001", "한빛식품", "선정", 1], ["FF24-0000002", "바다상회 주식회사 전주지점", "예비(대기)", 2]]
+ROWS = [
+    ["FF24-0000001", "한빛식품", "선정", 1],
+    ["FF24-0000002", "바다상회 주식회사 전주지점", "예비(대기)", 2],
+]
 
 
 def test_xlsx_opens_as_staff_see_it():

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from panro.connectors.portal import PortalClient, PortalError
-from panro.ingest.evaluation import HEADER, ingest_evaluation, read_score_file, RefusedFile
+from panro.ingest.evaluation import HEADER, RefusedFile, ingest_evaluation, read_score_file
 from panro.ingest.portal import ingest_portal
 from panro.servers.portal import PortalServer, PortalState
 
@@ -18,8 +18,12 @@ D2, D3 = D1 + timedelta(days=1), D1 + timedelta(days=2)
 
 
 def version(app: int, at: datetime, status: str = "submitted") -> dict:
-    return {"application_id": f"FF24-{app:07d}", "updated_at": at.isoformat(), "status": status,
-            "business": {"name": "한빛식품", "brn": "120-81-47521"}}
+    return {
+        "application_id": f"FF24-{app:07d}",
+        "updated_at": at.isoformat(),
+        "status": status,
+        "business": {"name": "한빛식품", "brn": "120-81-47521"},
+    }
 
 
 RECORDS = (
@@ -61,7 +65,11 @@ def test_daily_loads_are_complete_and_reruns_add_nothing(fresh_db, portal):
             "select record->'business'->>'name' from raw.portal_applications where application_id = 'FF24-0000001'"
         ).fetchone()[0]
     assert watermark == D3
-    assert ledger == [("success", 31, 30, True, True), ("success", 11, 11, True, True), ("success", 31, 0, True, True)]
+    assert ledger == [
+        ("success", 31, 30, True, True),
+        ("success", 11, 11, True, True),
+        ("success", 31, 0, True, True),
+    ]
     assert stored == "한빛식품"
 
 
@@ -95,7 +103,7 @@ def test_score_files_load_once_and_bad_files_are_refused_whole(fresh_db, tmp_pat
     folder = tmp_path / "evaluation"
     folder.mkdir()
     (folder / "scores_20240308-2-5.csv").write_bytes(score_csv([ROW, ROW[:2] + ["R002"] + ROW[3:]]))
-    (folder / "scores_20240308-1-3.csv").write_bytes("application_id;round_id\n".encode())
+    (folder / "scores_20240308-1-3.csv").write_bytes(b"application_id;round_id\n")
     (folder / "scores_20240308-1-4.csv").write_bytes(score_csv([ROW])[:-20])
     results = {r.source_file: r for r in ingest_evaluation(fresh_db, tmp_path, "run-1")}
     assert results["scores_20240308-2-5.csv"].outcome == "success"
@@ -109,14 +117,20 @@ def test_score_files_load_once_and_bad_files_are_refused_whole(fresh_db, tmp_pat
     assert rerun == {"scores_20240308-1-3.csv": "refused", "scores_20240308-1-4.csv": "refused"}
     with psycopg.connect(fresh_db) as conn:
         assert conn.execute("select count(*) from raw.evaluation_scores").fetchone()[0] == 2
-        messages = [m for (m,) in conn.execute("select message from ops.load_ledger where outcome = 'refused'")]
+        messages = [
+            m for (m,) in conn.execute("select message from ops.load_ledger where outcome = 'refused'")
+        ]
     assert len(messages) == 4 and all(m.startswith("scores_") for m in messages)
 
 
 @pytest.mark.parametrize(
     "data, problem",
-    [(b"", "empty"), ("application_id\n".encode("cp949"), "header"), ("접수".encode("cp949"), "UTF-8"),
-     (score_csv([ROW[:5]]), "5 fields")],
+    [
+        (b"", "empty"),
+        ("application_id\n".encode("cp949"), "header"),
+        ("접수".encode("cp949"), "UTF-8"),
+        (score_csv([ROW[:5]]), "5 fields"),
+    ],
 )
 def test_unreadable_score_files_name_the_problem(data, problem):
     with pytest.raises(RefusedFile, match=problem):

@@ -66,7 +66,9 @@ def test_clock_hides_the_future(portal):
 
 
 def test_clock_endpoint(portal):
-    response = requests.post(f"{portal.base_url}/_sim/clock", json={"now": "2024-03-04T05:00:00+09:00"}, timeout=5)
+    response = requests.post(
+        f"{portal.base_url}/_sim/clock", json={"now": "2024-03-04T05:00:00+09:00"}, timeout=5
+    )
     assert response.status_code == 200
     client = PortalClient(portal.base_url, "t0ken")
     assert len(fetch_all(client, T0, T0 + timedelta(days=3))) == 10
@@ -80,8 +82,13 @@ def test_bad_token_fails_loudly_without_retry(portal):
 
 @pytest.mark.parametrize(
     "query, problem",
-    [("limit=0", "limit"), ("limit=501", "limit"), ("updated_since=yesterday", "updated_since"),
-     ("updated_since=2024-03-04T00:00:00", "offset"), ("cursor=%%%", "cursor")],
+    [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("updated_since=yesterday", "updated_since"),
+        ("updated_since=2024-03-04T00:00:00", "offset"),
+        ("cursor=%%%", "cursor"),
+    ],
 )
 def test_bad_requests_are_refused_with_the_problem_named(portal, query, problem):
     response = requests.get(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from panro.config import load_settings
 
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 def send_alert(kind: str, **fields) -> dict:
     settings = load_settings()
-    alert = {"at": datetime.now(timezone.utc).isoformat(), "kind": kind, **fields}
+    alert = {"at": datetime.now(UTC).isoformat(), "kind": kind, **fields}
     path = settings.logs_dir / "alerts.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as fh:

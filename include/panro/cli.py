@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from panro.config import load_settings
@@ -30,10 +29,17 @@ def cmd_simulate(args) -> int:
     from panro.simulate import simulate
 
     meta = simulate(
-        args.out, seed=args.seed, first_day=args.first_day, days=args.days,
-        applications=args.applications, mix=_parse_mix(args.mix), name=args.name,
+        args.out,
+        seed=args.seed,
+        first_day=args.first_day,
+        days=args.days,
+        applications=args.applications,
+        mix=_parse_mix(args.mix),
+        name=args.name,
     )
-    print(f"scenario {meta['name']} in {args.out}: {meta['first_day']} .. {meta['last_day']}, counts {meta['counts']}")
+    print(
+        f"scenario {meta['name']} in {args.out}: {meta['first_day']} .. {meta['last_day']}, counts {meta['counts']}"
+    )
     return 0
 
 
@@ -45,7 +51,9 @@ def cmd_serve(args) -> int:
         print("PORTAL_TOKEN must be set: the token clients must present", file=sys.stderr)
         return 2
     clock = parse_instant(args.clock, "--clock") if args.clock else None
-    server = PortalServer(PortalState.from_scenario(args.scenario, token, clock), args.host, args.port).start()
+    server = PortalServer(
+        PortalState.from_scenario(args.scenario, token, clock), args.host, args.port
+    ).start()
     print(f"portal simulator serving {args.scenario} at {server.base_url} (Ctrl-C to stop)", flush=True)
     try:
         while True:
@@ -63,8 +71,12 @@ def cmd_run(args) -> int:
     url = resolve_url(settings)
     ensure_schema(url)
     log = run_days(
-        args.first, args.last or args.first, settings=settings, extra_env={"WAREHOUSE_URL": url},
-        scenario=args.scenario, sim_control=args.sim_control,
+        args.first,
+        args.last or args.first,
+        settings=settings,
+        extra_env={"WAREHOUSE_URL": url},
+        scenario=args.scenario,
+        sim_control=args.sim_control,
     )
     print(f"log: {log}")
     return 0

@@ -13,8 +13,20 @@ from panro.config import load_settings
 # of realistic demand would fill no quota; the demo over-weights the small sub-programmes (P-1's 50
 # places, 2-9's 250, 1-5's 300) so that ranking, cut lines and waitlists show.
 DEMO_MIX_PER_10K = {
-    "1-2": 700, "1-3": 900, "1-4": 900, "1-5": 900, "1-6": 600, "2-1": 1400, "2-2": 500,
-    "2-3": 500, "2-4": 500, "2-5": 600, "2-7": 500, "2-8": 800, "2-9": 800, "P-1": 400,
+    "1-2": 700,
+    "1-3": 900,
+    "1-4": 900,
+    "1-5": 900,
+    "1-6": 600,
+    "2-1": 1400,
+    "2-2": 500,
+    "2-3": 500,
+    "2-4": 500,
+    "2-5": 600,
+    "2-7": 500,
+    "2-8": 800,
+    "2-9": 800,
+    "P-1": 400,
 }
 FIRST_DAY = date(2024, 3, 4)
 
@@ -68,5 +80,7 @@ def run_demo(days: int = 14, applications: int = 3000, seed: int = 2024) -> int:
     print(f"logs:     {log}, {settings.logs_dir / 'airflow'}, alerts in {settings.logs_dir / 'alerts.log'}")
     if not settings.warehouse_url:
         stop_embedded(settings.embedded_pgdata)
-        print("the embedded warehouse is stopped; `.venv/bin/panro warehouse start` starts it and prints its URL")
+        print(
+            "the embedded warehouse is stopped; `.venv/bin/panro warehouse start` starts it and prints its URL"
+        )
     return 0

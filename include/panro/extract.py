@@ -59,7 +59,8 @@ select d.application_id, d.program_code, p.name_ko as program_name_ko, coalesce(
        d.gov_support_krw, d.self_pay_krw, c.business_name, c.representative_name, c.brn, c.phone, c.email,
        c.sido, d.round_date, d.decided_in_run
   from marts.fct_allocation_decision d
-  join (select distinct program_code, program_name_ko as name_ko from marts.dim_program) p using (program_code)
+  join (select program_code, program_name_ko as name_ko from marts.dim_program where is_programme_level) p
+    using (program_code)
   left join marts.fct_score s using (application_id)
   left join restricted.applicant_contacts c using (application_id)
  where d.round_date = %s
@@ -105,7 +106,11 @@ def _pin_zip(data: bytes, day: date) -> bytes:
         for info in src.infolist():
             body = src.read(info.filename)
             if info.filename == "docProps/core.xml":
-                body = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rb"\g<1>" + stamp.encode() + rb"\2", body)
+                body = re.sub(
+                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
+                    rb"\g<1>" + stamp.encode() + rb"\2",
+                    body,
+                )
             pinned = zipfile.ZipInfo(info.filename, date_time=(day.year, day.month, day.day, 0, 0, 0))
             pinned.compress_type = zipfile.ZIP_DEFLATED
             pinned.external_attr = 0o600 << 16

@@ -85,7 +85,7 @@ def run_days(
         for line in proc.stdout:
             log.write(line)
             if line.startswith(MARK):
-                echo(line[len(MARK):].rstrip())
+                echo(line[len(MARK) :].rstrip())
         code = proc.wait()
     if code != 0:
         raise RuntimeError(f"replay failed (exit {code}); see {log_path}")
@@ -99,7 +99,9 @@ def _progress(message: str) -> None:
 def _set_sim_clock(control_url: str, now: datetime) -> None:
     import requests
 
-    response = requests.post(f"{control_url.rstrip('/')}/_sim/clock", json={"now": now.isoformat()}, timeout=10)
+    response = requests.post(
+        f"{control_url.rstrip('/')}/_sim/clock", json={"now": now.isoformat()}, timeout=10
+    )
     response.raise_for_status()
 
 

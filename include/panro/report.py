@@ -17,7 +17,7 @@ with apps as (
            count(*) filter (where decision = 'not_selected') as not_selected
       from marts.fct_allocation_decision group by 1
 ), programmes as (
-    select distinct program_code, program_name_ko, program_quota from marts.dim_program
+    select program_code, program_name_ko, program_quota from marts.dim_program where is_programme_level
 )
 select p.program_code, p.program_name_ko, p.program_quota, coalesce(a.loaded, 0), coalesce(v.eligible, 0),
        coalesce(d.selected, 0), coalesce(d.waitlisted, 0), coalesce(d.not_selected, 0)
@@ -48,7 +48,9 @@ def format_summary(rows: list[tuple]) -> str:
         )
         totals = [t + c for t, c in zip(totals, counts)]
     lines.append("-" * len(header))
-    lines.append(f"{'all':<5} {'':<24} {'':>7} " + " ".join(f"{c:>{w}}" for c, w in zip(totals, (7, 8, 8, 8, 8))))
+    lines.append(
+        f"{'all':<5} {'':<24} {'':>7} " + " ".join(f"{c:>{w}}" for c, w in zip(totals, (7, 8, 8, 8, 8)))
+    )
     return "\n".join(lines)
 
 
@@ -64,7 +66,9 @@ def print_status(url: str) -> None:
                  from ops.load_ledger order by started_at desc limit 10"""
         ):
             print("  " + " | ".join("" if v is None else str(v) for v in row))
-        has_marts = conn.execute("select to_regclass('marts.fct_allocation_decision') is not null").fetchone()[0]
+        has_marts = conn.execute(
+            "select to_regclass('marts.fct_allocation_decision') is not null"
+        ).fetchone()[0]
     if has_marts:
         print(format_summary(summary_rows(url)))
     else:

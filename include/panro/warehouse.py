@@ -8,10 +8,10 @@ plugin and handed in as ``WAREHOUSE_URL``); else the embedded server under the s
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import parse_qs, unquote, urlparse
 
 import psycopg

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterator
 
 import requests
 
@@ -80,12 +80,16 @@ class PortalClient:
                 if response.status_code == 401:
                     raise PortalAuthError(f"GET {url} {params}: 401 unauthorised (check PORTAL_TOKEN)")
                 if response.status_code not in RETRY_STATUSES:
-                    raise PortalError(f"GET {url} {params}: HTTP {response.status_code}: {response.text[:300]}")
+                    raise PortalError(
+                        f"GET {url} {params}: HTTP {response.status_code}: {response.text[:300]}"
+                    )
                 problem = f"HTTP {response.status_code}"
             if attempt == self.max_attempts:
                 raise PortalError(f"GET {url} {params}: gave up after {attempt} attempts, last: {problem}")
             delay = self._delay(attempt, response)
-            log.warning("portal %s (attempt %d/%d), retrying in %.1fs", problem, attempt, self.max_attempts, delay)
+            log.warning(
+                "portal %s (attempt %d/%d), retrying in %.1fs", problem, attempt, self.max_attempts, delay
+            )
             self.sleep(delay)
         raise AssertionError("unreachable")
 

@@ -20,8 +20,14 @@ log = logging.getLogger(__name__)
 
 SOURCE = "evaluation"
 HEADER = [
-    "application_id", "round_id", "reviewer_id", "criterion", "score", "max_score",
-    "conflict_of_interest", "scored_at",
+    "application_id",
+    "round_id",
+    "reviewer_id",
+    "criterion",
+    "score",
+    "max_score",
+    "conflict_of_interest",
+    "scored_at",
 ]
 
 
@@ -33,7 +39,9 @@ def read_score_file(data: bytes, name: str) -> list[dict]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise RefusedFile(f"{name}: not UTF-8 (byte {exc.start}: {data[exc.start:exc.start + 2]!r})") from exc
+        raise RefusedFile(
+            f"{name}: not UTF-8 (byte {exc.start}: {data[exc.start : exc.start + 2]!r})"
+        ) from exc
     if not text.strip():
         raise RefusedFile(f"{name}: empty file")
     reader = csv.reader(io.StringIO(text, newline=""))

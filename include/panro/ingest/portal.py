@@ -10,8 +10,8 @@ one transaction: a load killed half way leaves no trace but its ledger row, and 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Iterator
 
 from panro.connectors.portal import PortalClient
 from panro.loaders.raw import LoadResult, copy_portal_versions, ledger_finish, ledger_start, new_load_id
@@ -38,7 +38,9 @@ def ingest_portal(
     since, until = _request_window(url, interval_start, interval_end)
     result = LoadResult(new_load_id(SOURCE), SOURCE)
     with connect(url) as conn:
-        ledger_start(conn, result, run_id=run_id, interval=(interval_start, interval_end), requested=(since, until))
+        ledger_start(
+            conn, result, run_id=run_id, interval=(interval_start, interval_end), requested=(since, until)
+        )
 
     def versions() -> Iterator[tuple[str, object]]:
         for page in client.pages(since, until):
@@ -48,7 +50,9 @@ def ingest_portal(
 
     try:
         with connect(url) as conn:
-            result.rows_received, result.rows_inserted = copy_portal_versions(conn, result.load_id, versions())
+            result.rows_received, result.rows_inserted = copy_portal_versions(
+                conn, result.load_id, versions()
+            )
             conn.execute(
                 """insert into ops.watermarks (source, watermark, updated_at) values (%s, %s, now())
                    on conflict (source) do update
@@ -65,7 +69,11 @@ def ingest_portal(
         raise
     log.info(
         "portal %s..%s: %d received, %d new, %d bytes in %.2fs",
-        since.isoformat(), until.isoformat(), result.rows_received, result.rows_inserted,
-        result.bytes_received, result.duration_s,
+        since.isoformat(),
+        until.isoformat(),
+        result.rows_received,
+        result.rows_inserted,
+        result.bytes_received,
+        result.duration_s,
     )
     return result

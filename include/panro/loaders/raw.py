@@ -10,9 +10,9 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Iterable
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -27,7 +27,7 @@ def sha256_text(text: str) -> str:
 
 
 def new_load_id(source: str) -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return f"{source}-{stamp}-{uuid.uuid4().hex[:8]}"
 
 

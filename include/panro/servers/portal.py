@@ -86,7 +86,7 @@ class PortalState:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_scenario(cls, scenario_dir: Path, token: str, clock: datetime | None = None) -> "PortalState":
+    def from_scenario(cls, scenario_dir: Path, token: str, clock: datetime | None = None) -> PortalState:
         from panro.simulate import load_portal_versions
 
         return cls(load_portal_versions(scenario_dir), token, clock)
@@ -109,7 +109,9 @@ class PortalState:
         index = start
         while index < len(self._keys) and len(items) < limit:
             key = self._keys[index]
-            if (until is not None and key.updated_at >= until) or (clock is not None and key.updated_at > clock):
+            if (until is not None and key.updated_at >= until) or (
+                clock is not None and key.updated_at > clock
+            ):
                 break
             if since is None or key.updated_at >= since:
                 items.append(self._records[index])
@@ -156,8 +158,16 @@ def _make_handler(state: PortalState) -> type[BaseHTTPRequestHandler]:
                 return
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             try:
-                since = parse_instant(query["updated_since"], "updated_since") if "updated_since" in query else None
-                until = parse_instant(query["updated_until"], "updated_until") if "updated_until" in query else None
+                since = (
+                    parse_instant(query["updated_since"], "updated_since")
+                    if "updated_since" in query
+                    else None
+                )
+                until = (
+                    parse_instant(query["updated_until"], "updated_until")
+                    if "updated_until" in query
+                    else None
+                )
                 try:
                     limit = int(query.get("limit", DEFAULT_LIMIT))
                 except ValueError as exc:
@@ -203,7 +213,7 @@ class PortalServer:
         host, port = self.httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "PortalServer":
+    def start(self) -> PortalServer:
         self._thread.start()
         return self
 
@@ -212,7 +222,7 @@ class PortalServer:
         self.httpd.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "PortalServer":
+    def __enter__(self) -> PortalServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

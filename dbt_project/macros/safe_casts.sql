@@ -1,0 +1,101 @@
+{#-
+    Safe casts: malformed input gives null, never an error, in pure SQL (no plpgsql).
+    Each one checks the text with a regular expression and only then converts it, inside nested
+    CASEs, because PostgreSQL evaluates CASE branches in order while it may reorder AND operands.
+    (`to_date('2024-02-30', 'YYYY-MM-DD')` raises an error in PostgreSQL 16, so the calendar
+    check is done by hand: month 1-12, day within the days of that month, leap years included.)
+    Callers trim; the input is any text expression.
+-#}
+
+{#- Boolean SQL: whether integer expressions y, m, d name a real calendar day. -#}
+{% macro calendar_day_is_valid(y, m, d) -%}
+    (({{ m }}) between 1 and 12
+        and ({{ d }}) between 1 and (
+            case ({{ m }})
+                when 2 then
+                    case when (({{ y }}) % 4 = 0 and ({{ y }}) % 100 <> 0) or ({{ y }}) % 400 = 0
+                        then 29 else 28 end
+                when 4 then 30
+                when 6 then 30
+                when 9 then 30
+                when 11 then 30
+                else 31
+            end
+        ))
+{%- endmacro %}
+
+{#- 'YYYY-MM-DD' naming a real day -> date; anything else (2024-02-30, '2024/03/04 10:15') -> null. -#}
+{% macro try_cast_date(expr) -%}
+    (case
+        when ({{ expr }}) ~ '^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}$' then
+            case
+                when {{ calendar_day_is_valid(
+                        "substr((" ~ expr ~ "), 1, 4)::int",
+                        "substr((" ~ expr ~ "), 6, 2)::int",
+                        "substr((" ~ expr ~ "), 9, 2)::int") }}
+                then make_date(
+                    substr(({{ expr }}), 1, 4)::int,
+                    substr(({{ expr }}), 6, 2)::int,
+                    substr(({{ expr }}), 9, 2)::int)
+            end
+    end)
+{%- endmacro %}
+
+{#-
+    ISO-8601 date and time -> timestamptz: 'YYYY-MM-DD[T ]HH:MI[:SS[.fraction]][Z|+HH[:MI]]'.
+    Without an offset the time is read as KST (Asia/Seoul), the time zone of every source.
+    A date alone, an impossible day or time, or any other shape -> null.
+    Only the `~` operator is used (regexp_match with capture groups is ~100x slower); the parts sit
+    at fixed positions once the shape is known.
+-#}
+{% macro try_cast_timestamptz(expr) -%}
+    (case
+        when ({{ expr }}) ~ '^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$' then
+            case
+                when {{ calendar_day_is_valid(
+                        "substr((" ~ expr ~ "), 1, 4)::int",
+                        "substr((" ~ expr ~ "), 6, 2)::int",
+                        "substr((" ~ expr ~ "), 9, 2)::int") }}
+                    and substr(({{ expr }}), 12, 2)::int <= 23
+                    and substr(({{ expr }}), 15, 2)::int <= 59
+                    and ({{ expr }}) !~ '^.{16}:[6-9]'
+                    and ({{ expr }}) !~ '[+-]([2-9][0-9]|1[6-9]):?([0-9]{2})?$'
+                    and ({{ expr }}) !~ '[+-][0-9]{2}:?[6-9][0-9]$'
+                then
+                    case
+                        when ({{ expr }}) ~ '(Z|[+-][0-9]{2}(:?[0-9]{2})?)$'
+                            then ({{ expr }})::timestamptz
+                        else replace(({{ expr }}), 'T', ' ')::timestamp at time zone 'Asia/Seoul'
+                    end
+            end
+    end)
+{%- endmacro %}
+
+{#- Plain decimal number ('3.5', '-12', '4.12e8') -> numeric; '412,000,000', 'abc', '' -> null. -#}
+{% macro try_cast_numeric(expr) -%}
+    (case
+        when ({{ expr }}) ~ '^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$'
+            then ({{ expr }})::numeric
+    end)
+{%- endmacro %}
+
+{#- Whole number of at most 9 digits -> integer; anything else -> null. -#}
+{% macro try_cast_integer(expr) -%}
+    (case when ({{ expr }}) ~ '^[+-]?[0-9]{1,9}$' then ({{ expr }})::integer end)
+{%- endmacro %}
+
+{#- true/false, t/f, Y/N, yes/no, 1/0 (any case, trimmed) -> boolean; anything else -> null. -#}
+{% macro try_cast_boolean(expr) -%}
+    (case lower(btrim({{ expr }}))
+        when 'true' then true
+        when 't' then true
+        when 'y' then true
+        when 'yes' then true
+        when '1' then true
+        when 'false' then false
+        when 'f' then false
+        when 'n' then false
+        when 'no' then false
+        when '0' then false
+    end)
+{%- endmacro %}

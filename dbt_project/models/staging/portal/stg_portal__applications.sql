@@ -1,0 +1,89 @@
+-- One row per received version of a 판판대로 application (raw.portal_applications), typed.
+-- Malformed values become null through the safe casts; nothing here raises an error on bad input.
+with
+
+source as (
+
+    select * from {{ source('portal', 'portal_applications') }}
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        raw_id,
+        load_id,
+        record_hash,
+        coalesce(
+            nullif(btrim(application_id), ''),
+            {{ json_text('record', 'application_id') }}
+        ) as application_id,
+        {{ json_text('record', 'program_code') }} as program_code,
+        {{ json_text('record', 'track_code') }} as track_code,
+
+        ---------- status
+        lower({{ json_text('record', 'status') }}) as status,
+
+        ---------- timestamps (KST when the text has no offset)
+        {{ try_cast_timestamptz(json_text('record', 'submitted_at')) }} as submitted_at,
+        {{ json_text('record', 'submitted_at') }} as submitted_at_text,
+        {{ try_cast_timestamptz("coalesce(" ~ json_text('record', 'updated_at') ~ ", nullif(btrim(updated_at_text), ''))") }}
+            as updated_at,
+
+        ---------- business identity (personal data: kept out of marts)
+        {{ normalize_brn(json_text('record', 'business,brn')) }} as brn,
+        {{ json_text('record', 'business,brn') }} as brn_text,
+        {{ brn_is_valid(json_text('record', 'business,brn')) }} as brn_is_valid,
+        {{ json_text('record', 'business,corporate_no') }} as corporate_no,
+        {{ json_text('record', 'business,name') }} as business_name,
+        {{ json_text('record', 'business,representative_name') }} as representative_name,
+        {{ json_text('record', 'business,business_type') }} as business_type,
+        {{ try_cast_date(json_text('record', 'business,opened_on')) }} as opened_on,
+
+        ---------- industry and size
+        {{ json_text('record', 'business,ksic_code') }} as ksic_code,
+        {{ try_cast_integer(json_text('record', 'business,ksic_revision')) }} as ksic_revision,
+        {{ try_cast_numeric(json_text('record', 'business,employees')) }} as employees,
+        {{ try_cast_numeric(json_text('record', 'business,annual_revenue_krw')) }} as annual_revenue_krw,
+
+        ---------- location and contact (personal data: kept out of marts)
+        {{ json_text('record', 'business,sido') }} as sido,
+        {{ json_text('record', 'business,sigungu') }} as sigungu,
+        {{ json_text('record', 'business,address') }} as address,
+        {{ json_text('record', 'business,phone') }} as phone,
+        {{ json_text('record', 'business,email') }} as email,
+
+        ---------- online presence
+        {{ try_cast_boolean(json_text('record', 'online_presence,has_own_mall')) }} as has_own_mall,
+        {{ json_text('record', 'online_presence,own_mall_url') }} as own_mall_url,
+        {{ try_cast_boolean(json_text('record', 'online_presence,mail_order_registered')) }}
+            as mail_order_registered,
+        {{ try_cast_date(json_text('record', 'online_presence,mail_order_registered_on')) }}
+            as mail_order_registered_on,
+        {{ json_text('record', 'online_presence,smartstore_url') }} as smartstore_url,
+        {{ try_cast_date(json_text('record', 'online_presence,smartstore_opened_on')) }}
+            as smartstore_opened_on,
+
+        ---------- product
+        {{ json_text('record', 'product,name') }} as product_name,
+        {{ json_text('record', 'product,category') }} as product_category,
+        {{ try_cast_boolean(json_text('record', 'product,is_imported')) }} as is_imported,
+        {{ try_cast_boolean(json_text('record', 'product,is_large_company_product')) }}
+            as is_large_company_product,
+        {{ try_cast_numeric(json_text('record', 'product,unit_price_krw')) }} as unit_price_krw,
+
+        ---------- nested lists and answers (kept as jsonb)
+        {{ json_value('record', 'documents') }} as documents,
+        {{ json_value('record', 'bonus_claims') }} as bonus_claims,
+        {{ json_value('record', 'program_answers') }} as program_answers,
+
+        ---------- consents (null when the consents key is missing)
+        {{ try_cast_boolean(json_text('record', 'consents,privacy')) }} as consent_privacy,
+        {{ try_cast_boolean(json_text('record', 'consents,third_party')) }} as consent_third_party
+
+    from source
+
+)
+
+select * from renamed
