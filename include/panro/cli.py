@@ -83,9 +83,13 @@ def cmd_run(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from panro.report import print_status
+    from panro.report import print_status, table_checksums
     from panro.warehouse import resolve_url
 
+    if args.checksums:
+        for name, (count, digest) in table_checksums(resolve_url()).items():
+            print(f"{name}\t{count}\t{digest}")
+        return 0
     print_status(resolve_url())
     return 0
 
@@ -145,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="what the warehouse holds: loads, watermarks, verdicts, decisions")
+    p.add_argument("--checksums", action="store_true", help="row count and md5 of every data table instead")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("warehouse", help="the embedded warehouse: start (prints its URL) or stop")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
+
+from psycopg import sql
+
 from panro.warehouse import connect
 
 SUMMARY = """
@@ -35,15 +39,24 @@ def summary_rows(url: str) -> list[tuple]:
         return conn.execute(SUMMARY).fetchall()
 
 
+def _fit(text: str, width: int) -> str:
+    """Cut and pad to a display width (Hangul takes two columns)."""
+    out, used = "", 0
+    for ch in text:
+        w = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if used + w > width:
+            break
+        out, used = out + ch, used + w
+    return out + " " * (width - used)
+
+
 def format_summary(rows: list[tuple]) -> str:
     header = f"{'code':<5} {'sub-programme':<24} {'quota':>7} {'loaded':>7} {'eligible':>8} {'selected':>8} {'waitlist':>8} {'not sel.':>8}"
     lines = [header, "-" * len(header)]
     totals = [0, 0, 0, 0, 0]
     for code, name, quota, *counts in rows:
-        name = (name or "")[:12]
-        pad = 24 - sum(2 if ord(ch) > 0x1100 else 1 for ch in name)
         lines.append(
-            f"{code:<5} {name}{' ' * max(pad, 1)} {quota if quota is not None else '-':>7} "
+            f"{code:<5} {_fit(name or '', 24)} {quota if quota is not None else '-':>7} "
             + " ".join(f"{c:>{w}}" for c, w in zip(counts, (7, 8, 8, 8, 8)))
         )
         totals = [t + c for t, c in zip(totals, counts)]
@@ -52,6 +65,32 @@ def format_summary(rows: list[tuple]) -> str:
         f"{'all':<5} {'':<24} {'':>7} " + " ".join(f"{c:>{w}}" for c, w in zip(totals, (7, 8, 8, 8, 8)))
     )
     return "\n".join(lines)
+
+
+CHECKSUM_SCHEMAS = ("raw", "staging", "intermediate", "marts", "restricted", "reference")
+
+
+def table_checksums(url: str) -> dict[str, tuple[int, str]]:
+    """Row count and an order-independent md5 of every table and view of the data schemas (not ops:
+    the load ledger is an audit log of attempts and grows with every run by design)."""
+    with connect(url) as conn:
+        relations = conn.execute(
+            """select table_schema, table_name from information_schema.tables
+                where table_schema = any(%s) order by 1, 2""",
+            (list(CHECKSUM_SCHEMAS),),
+        ).fetchall()
+        out = {}
+        for schema, table in relations:
+            # loaded_at / load_id say when a row landed, not what it is; raw rows are only ever
+            # inserted once, so a rerun that lands nothing leaves them as they were anyway.
+            count, digest = conn.execute(
+                sql.SQL(
+                    "select count(*), coalesce(md5(string_agg(md5(t::text), '' order by md5(t::text))), '')"
+                    " from {}.{} t"
+                ).format(sql.Identifier(schema), sql.Identifier(table))
+            ).fetchone()
+            out[f"{schema}.{table}"] = (count, digest)
+    return out
 
 
 def print_status(url: str) -> None:

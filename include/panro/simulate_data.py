@@ -1074,3 +1074,152 @@ WEEKDAY_WEIGHTS: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 0.3, 0.2)
 
 # Impossible calendar dates a `malformed_date` defect may use.
 IMPOSSIBLE_DATES: tuple[str, ...] = ("02-30", "02-31", "04-31", "06-31", "09-31", "11-31")
+
+# --- Partner channels and reference lists (shared/sources.md §2-§7) ----------------------------
+
+# 소상공인24 O2O platforms (2-6), with relative demand.
+O2O_PLATFORMS: tuple[tuple[str, float], ...] = (
+    ("배달의민족", 38.0),
+    ("요기요", 14.0),
+    ("쿠팡이츠", 18.0),
+    ("네이버", 20.0),
+    ("카카오", 10.0),
+)
+
+# KSIC sub-classes of O2O applicants: restaurants, cafés, food retail and a few food makers.
+O2O_KSIC_CODES: tuple[tuple[str, str, float], ...] = (
+    ("56111", "food", 14.0),
+    ("56112", "food", 4.0),
+    ("56113", "food", 5.0),
+    ("56114", "food", 3.0),
+    ("56191", "food", 6.0),
+    ("56192", "food", 3.0),
+    ("56194", "food", 3.0),
+    ("56221", "food", 8.0),
+    ("47121", "food", 2.0),
+    ("47212", "food", 1.5),
+    ("47215", "food", 1.5),
+    ("47219", "food", 2.0),
+    ("47813", "beauty", 1.0),
+    ("47852", "pet", 1.0),
+    ("10712", "food", 1.5),
+    ("10799", "food", 1.0),
+)
+
+# 소담스퀘어 sites (3-2): (code, short name used in titles, capital area, sido served).
+# 8 sites: 3 in the capital area, 5 elsewhere (program-2024.md). 서울 is split between two sites.
+KAKAO_SITES: tuple[tuple[str, str, bool, tuple[str, ...]], ...] = (
+    ("seoul_seongsu", "성수", True, ("서울특별시", "강원특별자치도")),
+    ("seoul_guro", "구로", True, ("서울특별시",)),
+    ("gyeonggi_suwon", "수원", True, ("경기도", "인천광역시")),
+    ("busan", "부산", False, ("부산광역시", "울산광역시", "경상남도")),
+    ("daegu", "대구", False, ("대구광역시", "경상북도")),
+    ("gwangju", "광주", False, ("광주광역시", "전라남도", "제주특별자치도")),
+    ("daejeon", "대전", False, ("대전광역시", "세종특별자치시", "충청북도", "충청남도")),
+    ("jeonbuk", "전북", False, ("전북특별자치도",)),
+)
+
+# What applicants ask a 소담스퀘어 studio for.
+KAKAO_PROGRAMS: tuple[tuple[str, float], ...] = (
+    ("라이브커머스 방송 제작", 30.0),
+    ("상품 사진·영상 촬영", 25.0),
+    ("숏폼 콘텐츠 제작", 15.0),
+    ("스튜디오 대관", 12.0),
+    ("상세페이지 제작", 10.0),
+    ("온라인 판로 컨설팅", 8.0),
+)
+
+# How staff write a sido in the 지역 column.
+SIDO_SHORT: dict[str, str] = {
+    "서울특별시": "서울",
+    "부산광역시": "부산",
+    "대구광역시": "대구",
+    "인천광역시": "인천",
+    "광주광역시": "광주",
+    "대전광역시": "대전",
+    "울산광역시": "울산",
+    "세종특별자치시": "세종",
+    "경기도": "경기",
+    "충청북도": "충북",
+    "충청남도": "충남",
+    "전라남도": "전남",
+    "경상북도": "경북",
+    "경상남도": "경남",
+    "제주특별자치도": "제주",
+    "강원특별자치도": "강원",
+    "전북특별자치도": "전북",
+}
+
+# Education courses (1-1): e-learning on 지식배움터 and the digital-specialised universities.
+ELEARNING_COURSES: tuple[tuple[str, str], ...] = (
+    ("EL-1101", "온라인 판매 첫걸음"),
+    ("EL-1102", "스마트스토어 입점 실무"),
+    ("EL-1103", "상세페이지 기획과 제작"),
+    ("EL-1104", "SNS 마케팅 실전"),
+    ("EL-1105", "라이브커머스 기초"),
+    ("EL-1106", "온라인 광고 운영 기초"),
+    ("EL-1107", "오픈마켓 정산과 세무"),
+    ("EL-1108", "고객 응대와 리뷰 관리"),
+    ("EL-1109", "상품 사진 촬영 기초"),
+    ("EL-1110", "숏폼 영상 만들기"),
+)
+DIGITAL_UNIV_COURSES: tuple[tuple[str, str], ...] = (
+    ("DU-01", "디지털 특성화대학 이커머스 실무과정 (서울)"),
+    ("DU-02", "디지털 특성화대학 라이브커머스 과정 (경기)"),
+    ("DU-03", "디지털 특성화대학 온라인 마케팅 과정 (부산)"),
+    ("DU-04", "디지털 특성화대학 디지털 전환 과정 (대구)"),
+    ("DU-05", "디지털 특성화대학 브랜드 전략 과정 (광주)"),
+    ("DU-06", "디지털 특성화대학 글로벌 판로 과정 (대전)"),
+)
+
+# Certification lists behind the bonus ③ codes: (cert_type, cert_no prefix, validity in years).
+CERT_TYPES: tuple[tuple[str, str, int], ...] = (
+    ("century_store", "CS", 5),
+    ("local_creator", "LC", 2),
+    ("brand_k", "BK", 3),
+    ("eco_store", "ECO", 2),
+    ("venture", "VB", 3),
+    ("innobiz", "IB", 3),
+    ("mainbiz", "MB", 3),
+    ("good_design", "GD", 5),
+    ("net", "NET", 3),
+    ("nep", "NEP", 3),
+    ("patent", "10", 20),
+    ("utility_model", "20", 10),
+    ("rnd_product", "RND", 3),
+)
+
+# Unfair trade practices of the Fair Trade Act (공정거래법 §45) as the FTC names them in decisions.
+FAIR_TRADE_VIOLATIONS: tuple[str, ...] = (
+    "거래거절",
+    "차별적 취급",
+    "부당한 고객유인",
+    "거래강제",
+    "거래상 지위 남용",
+    "구속조건부 거래",
+    "사업활동 방해",
+)
+# FTC offices in case numbers (서울사무소 경쟁과 = 서경, ...).
+FAIR_TRADE_OFFICES: tuple[str, ...] = ("서경", "서업", "부사", "광사", "대사", "대전")
+
+# Header renames a `wrong_header` defect may apply: (column, the name someone typed instead).
+HEADER_RENAMES: dict[str, tuple[tuple[str, str], ...]] = {
+    "sbiz24": (
+        ("사업자등록번호", "사업자번호"),
+        ("신청일시", "신청일자"),
+        ("연매출액", "매출액"),
+        ("상시근로자수", "근로자수"),
+    ),
+    "kakao": (
+        ("사업자등록번호", "사업자번호"),
+        ("신청일시", "접수일시"),
+        ("개인정보동의", "개인정보 동의여부"),
+        ("대표자명", "대표자"),
+    ),
+    "edu": (
+        ("brn", "business_no"),
+        ("completed_on", "completion_date"),
+        ("learner_id", "learner"),
+        ("course_code", "course"),
+    ),
+}

@@ -8,6 +8,7 @@ plugin and handed in as ``WAREHOUSE_URL``); else the embedded server under the s
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -26,8 +27,11 @@ def start_embedded(pgdata: Path) -> str:
     import pgserver  # imported lazily: only the embedded mode needs it
 
     pgdata.mkdir(parents=True, exist_ok=True)
-    # cleanup_mode=None: the server outlives this process, so Airflow tasks and dbt share it.
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); pgserver then uses /tmp.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        # cleanup_mode=None: the server outlives this process, so Airflow tasks and dbt share it.
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
     return server.get_uri()
 
 
