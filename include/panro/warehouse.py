@@ -29,7 +29,7 @@ def start_embedded(pgdata: Path) -> str:
     pgdata.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); pgserver then uses /tmp.
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
         # cleanup_mode=None: the server outlives this process, so Airflow tasks and dbt share it.
         server = pgserver.get_server(pgdata, cleanup_mode=None)
     return server.get_uri()
