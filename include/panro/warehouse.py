@@ -8,6 +8,8 @@ plugin and handed in as ``WAREHOUSE_URL``); else the embedded server under the s
 from __future__ import annotations
 
 import logging
+import subprocess
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,12 +29,21 @@ def start_embedded(pgdata: Path) -> str:
     import pgserver  # imported lazily: only the embedded mode needs it
 
     pgdata.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); pgserver then uses /tmp.
-        warnings.simplefilter("ignore", UserWarning)
-        # cleanup_mode=None: the server outlives this process, so Airflow tasks and dbt share it.
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
-    return server.get_uri()
+    for attempt in range(1, 4):
+        try:
+            with warnings.catch_warnings():
+                # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); pgserver then uses /tmp.
+                warnings.simplefilter("ignore", UserWarning)
+                # cleanup_mode=None: the server outlives this process, so Airflow tasks and dbt share it.
+                return pgserver.get_server(pgdata, cleanup_mode=None).get_uri()
+        except subprocess.SubprocessError as exc:
+            # pgserver gives pg_ctl 10 s; on a loaded machine the server may be up just after that.
+            # The next attempt finds it running (postmaster.pid) or starts it again.
+            if attempt == 3:
+                raise
+            log.warning("embedded PostgreSQL did not start in time (%s); trying again", exc)
+            time.sleep(2)
+    raise AssertionError("unreachable")
 
 
 def stop_embedded(pgdata: Path) -> bool:
