@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -13,13 +15,16 @@ from panro.warehouse import start_embedded, stop_embedded
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory) -> str:
+def pg_server() -> str:
     """URL of a PostgreSQL server for the whole session (``postgres`` database)."""
-    # A short path: PostgreSQL's socket path must stay under ~100 characters.
-    pgdata = Path(tmp_path_factory.mktemp("pg")) / "data"
+    # Its own short folder, outside pytest's numbered temp folders (which other pytest sessions on
+    # the machine prune), and short because a socket path must stay under ~100 characters.
+    root = Path(tempfile.mkdtemp(prefix="panro-pg-"))
+    pgdata = root / "data"
     url = start_embedded(pgdata)
     yield url
     stop_embedded(pgdata)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _with_database(url: str, dbname: str) -> str:
