@@ -1,32 +1,32 @@
 """raw -> dbt staging, intermediate -> marts (eligibility, scores, the decision ledger) -> daily extract.
 
-Runs when both ingest DAGs have landed a day; decides that business day (``round_date``).
+Runs when every ingest DAG has landed a day; decides that business day (``round_date``).
 """
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import AssetAll, Param, dag, task
 
-from panro_airflow import DEFAULT_ARGS, MARTS, RAW_EVALUATION, RAW_PORTAL, START_DATE
+from panro_airflow import DEFAULT_ARGS, MARTS, RAW_ASSETS, START_DATE
 
 
 @dag(
     dag_id="panro_transform",
-    schedule=RAW_PORTAL & RAW_EVALUATION,
+    schedule=AssetAll(*RAW_ASSETS.values()),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    params={"round_date": Param(None, type=["null", "string"], description="YYYY-MM-DD to decide (KST)")},
+    params={"business_day": Param(None, type=["null", "string"], description="YYYY-MM-DD to decide (KST)")},
     tags=["panro", "transform", "dbt", "extract"],
     doc_md=__doc__,
 )
 def panro_transform():
     @task
     def resolve_round(**context) -> dict:
-        from panro_airflow import round_date
+        from panro_airflow import triggered_business_day
 
         # Only what identifies the round travels between tasks; the seed and the salt are configuration
         # that run_dbt adds itself (the salt must not land in XCom).
-        return {"round_date": round_date(context).isoformat(), "run_id": context["run_id"]}
+        return {"round_date": triggered_business_day(context).isoformat(), "run_id": context["run_id"]}
 
     @task
     def dbt_seed(dbt_vars: dict) -> None:

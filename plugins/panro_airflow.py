@@ -21,8 +21,27 @@ START_DATE = pendulum.datetime(2024, 2, 1, tz=KST)
 # Airflow 3 runs an empty interval.
 DAILY_KST = CronDataIntervalTimetable("0 0 * * *", timezone=KST)
 
-RAW_PORTAL = Asset("panro://warehouse/raw/portal_applications")
-RAW_EVALUATION = Asset("panro://warehouse/raw/evaluation_scores")
+# One DAG per source system; the reference lists come from one partner, so one DAG with a task each.
+FILE_SOURCE_GROUPS = {
+    "evaluation": ["evaluation"],
+    "sbiz24": ["sbiz24"],
+    "kakao": ["kakao"],
+    "edu": ["edu"],
+    "reference": [
+        "reference_credit_checks",
+        "reference_fair_trade_violations",
+        "reference_certifications",
+        "reference_mail_order_registry",
+        "reference_onnuri_listings",
+    ],
+}
+RAW_ASSETS = {
+    name: Asset(f"panro://warehouse/raw/{name}")
+    for name in ["portal", "nts", *(s for sources in FILE_SOURCE_GROUPS.values() for s in sources)]
+}
+RAW_PORTAL = RAW_ASSETS["portal"]
+# Applications from every channel must have landed before the tax office is asked about their BRNs.
+APPLICATION_ASSETS = [RAW_ASSETS["portal"], RAW_ASSETS["sbiz24"], RAW_ASSETS["kakao"]]
 MARTS = Asset("panro://warehouse/marts")
 
 WAREHOUSE_CONN_ID = "panro_warehouse"
@@ -79,10 +98,10 @@ def business_day_of_interval(context) -> date:
     return pendulum.instance(data_interval(context)[0]).in_timezone(KST).date()
 
 
-def round_date(context) -> date:
-    """The business day a transform run decides: ``params.round_date``, else the latest business day
-    of the asset events that triggered it, else the day before its logical date (KST)."""
-    chosen = (context.get("params") or {}).get("round_date")
+def triggered_business_day(context) -> date:
+    """The business day of an asset-triggered run: ``params.business_day``, else the latest business
+    day of the asset events that triggered it, else the day before its logical date (KST)."""
+    chosen = (context.get("params") or {}).get("business_day")
     if chosen:
         return date.fromisoformat(chosen)
     days = [

@@ -7,7 +7,7 @@ import pytest
 
 from panro.cli import build_parser
 
-COMMANDS = ["simulate", "serve", "run", "status", "warehouse", "airflow", "demo"]
+COMMANDS = ["simulate", "serve", "deliver", "run", "status", "warehouse", "airflow", "demo"]
 
 
 def test_top_level_help_lists_every_command():
@@ -34,8 +34,9 @@ def test_bad_arguments_are_refused():
         parser.parse_args(["warehouse", "explode"])
 
 
-def test_serve_needs_a_token(monkeypatch, tmp_path):
+def test_serve_needs_its_secrets(monkeypatch, tmp_path):
     monkeypatch.delenv("PORTAL_TOKEN", raising=False)
+    monkeypatch.setenv("NTS_SERVICE_KEY", "k")
     from panro.cli import main
 
     assert main(["serve", "--scenario", str(tmp_path)]) == 2

@@ -63,7 +63,16 @@ def test_no_import_errors(dagbag):
 def test_every_dag_file_defines_a_dag(dagbag):
     files = {Path(p).name for p in (Path(__file__).resolve().parents[1] / "dags").glob("*.py")}
     assert {Path(d["fileloc"]).name for d in dagbag["dags"].values()} == files
-    assert set(dagbag["dags"]) == {"panro_ingest_portal", "panro_ingest_evaluation", "panro_transform"}
+    assert set(dagbag["dags"]) == {
+        "panro_ingest_portal",
+        "panro_ingest_nts",
+        "panro_ingest_evaluation",
+        "panro_ingest_sbiz24",
+        "panro_ingest_kakao",
+        "panro_ingest_edu",
+        "panro_ingest_reference",
+        "panro_transform",
+    }
 
 
 def test_tags_owner_retries_and_alerts(dagbag):
@@ -76,10 +85,14 @@ def test_tags_owner_retries_and_alerts(dagbag):
             assert task["callback"], (dag_id, task_id)
 
 
-def test_ingest_runs_daily_on_kst_intervals_and_transform_on_assets(dagbag):
-    assert dagbag["dags"]["panro_ingest_portal"]["schedule"] == "CronDataIntervalTimetable"
-    assert dagbag["dags"]["panro_ingest_evaluation"]["schedule"] == "CronDataIntervalTimetable"
-    assert dagbag["dags"]["panro_transform"]["schedule"] == "AssetTriggeredTimetable"
+def test_ingest_runs_daily_on_kst_intervals_and_the_rest_on_assets(dagbag):
+    from panro.replay import DAILY_DAGS, TRIGGERED_DAGS
+
+    assert set(DAILY_DAGS) | set(TRIGGERED_DAGS) == set(dagbag["dags"])  # the replay runs every DAG
+    for dag_id in DAILY_DAGS:
+        assert dagbag["dags"][dag_id]["schedule"] == "CronDataIntervalTimetable", dag_id
+    for dag_id in TRIGGERED_DAGS:
+        assert dagbag["dags"][dag_id]["schedule"] == "AssetTriggeredTimetable", dag_id
 
 
 def test_dag_files_are_thin():

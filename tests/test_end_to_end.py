@@ -23,6 +23,7 @@ from openpyxl import load_workbook
 from panro.brn import is_valid_brn
 from panro.config import load_settings
 from panro.replay import run_days
+from panro.servers.nts import NtsServer, NtsState
 from panro.servers.portal import PortalServer, PortalState
 from panro.simulate import simulate
 
@@ -48,12 +49,17 @@ def replayed(tmp_path_factory, pg_server):
         drop_dir=root / "state" / "drop",
         outbox_dir=root / "outbox",
     )
-    token = secrets.token_urlsafe(16)
-    with PortalServer(PortalState.from_scenario(scenario, token)) as portal:
+    token, key = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    with (
+        PortalServer(PortalState.from_scenario(scenario, token)) as portal,
+        NtsServer(NtsState.from_scenario(scenario, key)) as nts,
+    ):
         env = {
             "WAREHOUSE_URL": url,
             "PORTAL_BASE_URL": portal.base_url,
             "PORTAL_TOKEN": token,
+            "NTS_BASE_URL": nts.base_url,
+            "NTS_SERVICE_KEY": key,
             "PANRO_STATE_DIR": str(settings.state_dir),
             "PANRO_DROP_DIR": str(settings.drop_dir),
             "PANRO_OUTBOX_DIR": str(settings.outbox_dir),
@@ -62,7 +68,12 @@ def replayed(tmp_path_factory, pg_server):
 
         def replay(first: date, last: date) -> None:
             run_days(
-                first, last, settings=settings, extra_env=env, scenario=scenario, sim_control=portal.base_url
+                first,
+                last,
+                settings=settings,
+                extra_env=env,
+                scenario=scenario,
+                sim_control=[portal.base_url, nts.base_url],
             )
 
         replay(FIRST, FIRST + timedelta(days=1))
@@ -133,12 +144,15 @@ def test_every_application_is_judged(replayed):
     assert {r[0] for r in rows} == ids
 
 
+def truth(scenario: Path) -> list[dict]:
+    lines = (scenario / "truth/defects.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line]
+
+
 def test_bad_check_digits_and_excluded_industries_are_caught(replayed):
-    truth = [
-        json.loads(line) for line in (replayed["scenario"] / "truth/defects.jsonl").read_text().splitlines() if line
-    ]
-    bad_brn = {t["application_id"] for t in truth if t["defect"] == "bad_brn_check_digit"}
-    excluded = {t["application_id"] for t in truth if t["defect"] == "excluded_industry"}
+    truth_rows = [t for t in truth(replayed["scenario"]) if t.get("source", "portal") == "portal"]
+    bad_brn = {t["application_id"] for t in truth_rows if t["defect"] == "bad_brn_check_digit"}
+    excluded = {t["application_id"] for t in truth_rows if t["defect"] == "excluded_industry"}
     assert bad_brn and excluded
     verdicts = dict(query(replayed["url"], "select application_id, reason_codes from marts.fct_eligibility"))
     for app in bad_brn:
@@ -241,3 +255,62 @@ def test_marts_hold_no_personal_data(replayed):
         )
     }
     assert not columns & {"brn", "business_name", "representative_name", "phone", "email", "address"}
+
+
+WHOLE_FILE_DEFECTS = {"wrong_encoding", "truncated_file", "wrong_header"}
+FILE_SOURCES = {
+    "sbiz24": "raw.sbiz24_o2o_applications",
+    "kakao": "raw.kakao_applications",
+    "edu": "raw.edu_completions",
+    "evaluation": "raw.evaluation_scores",
+}
+
+
+def test_every_partner_file_is_loaded_once_or_refused_whole_as_injected(replayed):
+    url, drop = replayed["url"], replayed["settings"].drop_dir
+    injected = {
+        Path(t["file"]).name for t in truth(replayed["scenario"]) if t["defect"] in WHOLE_FILE_DEFECTS
+    }
+    ledger = query(
+        url,
+        "select source, source_file, outcome, rows_received, rows_inserted, message"
+        " from ops.load_ledger where source_file is not null and source <> 'nts'",
+    )
+    outcomes: dict[str, set[str]] = {}
+    for source, name, outcome, received, inserted, message in ledger:
+        outcomes.setdefault(name, set()).add(outcome)
+        if outcome == "refused":
+            assert message.startswith(name + ":"), message  # names the file, then the problem
+        if outcome == "success" and source in FILE_SOURCES:
+            assert received == inserted, name  # every line of a file, once
+    delivered = {p.name for p in drop.rglob("*") if p.is_file()}
+    assert delivered and set(outcomes) == delivered  # every delivered file was looked at
+    refused = {name for name, seen in outcomes.items() if "refused" in seen}
+    assert refused == injected & delivered
+    assert all(seen == {"success"} for name, seen in outcomes.items() if name not in refused)
+    for source, table in FILE_SOURCES.items():
+        loaded = query(url, f"select source_file, count(*) from {table} group by 1")
+        kept = {
+            name: inserted
+            for s, name, outcome, _, inserted, _ in ledger
+            if s == source and outcome == "success"
+        }
+        assert dict(loaded) == {name: n for name, n in kept.items() if n}, source
+
+
+def test_the_tax_office_was_asked_about_every_landed_number_each_day(replayed):
+    url = replayed["url"]
+    days = [d for (d,) in query(url, "select distinct asked_on from raw.nts_status_answers order by 1")]
+    assert len(days) == 5  # days 1, 2, 5, 6, 7 were run
+    for day in days:
+        missing = query(
+            url,
+            """select count(*) from (
+                   select regexp_replace(record -> 'business' ->> 'brn', '[^0-9]', '', 'g') as b
+                     from raw.portal_applications where loaded_at <= (select max(loaded_at) from raw.nts_status_answers where asked_on = %s)
+               ) s where length(b) = 10
+                 and not exists (select 1 from raw.nts_status_answers a where a.asked_on = %s and a.b_no = s.b)""",
+            day,
+            day,
+        )[0][0]
+        assert missing == 0, day

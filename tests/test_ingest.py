@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
+from panro.connectors.files import RefusedFile
 from panro.connectors.portal import PortalClient, PortalError
-from panro.ingest.evaluation import HEADER, RefusedFile, ingest_evaluation, read_score_file
+from panro.ingest.files import SOURCES, ingest_files
 from panro.ingest.portal import ingest_portal
 from panro.servers.portal import PortalServer, PortalState
 
@@ -92,6 +93,15 @@ def test_a_failed_load_leaves_nothing_but_its_ledger_row_and_its_rerun_is_comple
     assert ingest_portal(fresh_db, PortalClient(portal.base_url, "tk"), D1, D2, "run-1b").rows_inserted == 30
 
 
+HEADER = "application_id,round_id,reviewer_id,criterion,score,max_score,conflict_of_interest,scored_at".split(
+    ","
+)
+
+
+def ingest_evaluation(url, drop_dir, run_id):
+    return ingest_files(url, SOURCES["evaluation"], drop_dir, run_id)
+
+
 def score_csv(rows: list[list[str]]) -> bytes:
     return ("\n".join([",".join(HEADER)] + [",".join(r) for r in rows]) + "\n").encode()
 
@@ -134,4 +144,40 @@ def test_score_files_load_once_and_bad_files_are_refused_whole(fresh_db, tmp_pat
 )
 def test_unreadable_score_files_name_the_problem(data, problem):
     with pytest.raises(RefusedFile, match=problem):
-        read_score_file(data, "scores_x.csv")
+        SOURCES["evaluation"].read(data, "scores_x.csv")
+
+
+def test_reference_snapshots_land_each_distinct_row_once(fresh_db, tmp_path):
+    folder = tmp_path / "reference"
+    folder.mkdir()
+    header = "brn,decided_on,case_no,violation_type\n"
+    day1 = header + "1208147521,2023-03-10,2023-001,unfair\n"
+    day2 = day1 + "1168200276,2024-03-04,2024-017,unfair\n" + "1168200276,2024-03-04,2024-017,unfair\n"
+    (folder / "fair_trade_violations_20240304.csv").write_text(day1)
+    (folder / "fair_trade_violations_20240305.csv").write_text(day2)
+    source = SOURCES["reference_fair_trade_violations"]
+    results = ingest_files(fresh_db, source, tmp_path, "run-1")
+    assert [(r.rows_received, r.rows_inserted) for r in results] == [(1, 1), (3, 1)]
+    assert ingest_files(fresh_db, source, tmp_path, "run-2") == []  # both files already loaded
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("select count(*) from raw.reference_fair_trade_violations").fetchone()[0] == 2
+
+
+def test_a_bad_partner_file_is_refused_and_the_others_load(fresh_db, tmp_path):
+    folder = tmp_path / "sbiz24"
+    folder.mkdir()
+    header = "접수번호,사업자등록번호,상호명,대표자명,업종코드,시도,시군구,신청플랫폼,신청일시,처리상태,상시근로자수,연매출액,연락처"
+    row = "O2O24-0000001,120-81-47521,한빛식품,김하늘,56111,서울특별시,마포구,배달의민족,2024-03-04 10:15:00,접수,2,120000000,010-1234-5678"
+    (folder / "o2o_20240304.csv").write_bytes(f"{header}\r\n{row}\r\n{row}\r\n".encode("cp949"))
+    (folder / "o2o_20240305.csv").write_bytes(f"{header}\r\n{row}\r\n".encode())
+    results = {r.source_file: r for r in ingest_files(fresh_db, SOURCES["sbiz24"], tmp_path, "run-1")}
+    assert results["o2o_20240304.csv"].outcome == "success"
+    assert (
+        results["o2o_20240304.csv"].rows_inserted == 2
+    )  # raw keeps the duplicated line; staging de-duplicates
+    assert results["o2o_20240305.csv"].outcome == "refused"
+    with psycopg.connect(fresh_db) as conn:
+        message = conn.execute(
+            "select message from ops.load_ledger where source = 'sbiz24' and outcome = 'refused'"
+        ).fetchone()[0]
+    assert message == "o2o_20240305.csv: the file is UTF-8, the contract says CP949"

@@ -146,9 +146,15 @@ def chains(records) -> dict[str, list[dict]]:
 
 
 @pytest.fixture(scope="module")
-def truth(scenario) -> list[dict]:
+def all_truth(scenario) -> list[dict]:
     path = scenario[0] / "truth" / "defects.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def truth(all_truth) -> list[dict]:
+    """The portal's truth rows (the file sources are tested in test_simulate_sources.py)."""
+    return [t for t in all_truth if t["source"] == "portal"]
 
 
 def _truth_ids(truth: list[dict], kind: str, field: str | None = None) -> set[str]:
@@ -172,7 +178,7 @@ def test_same_arguments_same_bytes(tmp_path: Path) -> None:
     assert _tree_bytes(tmp_path / "c") != files_a
 
 
-def test_layout_and_counts(scenario, records, chains, truth) -> None:
+def test_layout_and_counts(scenario, records, chains, all_truth) -> None:
     root, meta = scenario
     assert json.loads((root / "scenario.json").read_text(encoding="utf-8")) == meta
     assert meta["name"] == "test" and meta["seed"] == 7 and meta["programme_year"] == 2024
@@ -189,9 +195,9 @@ def test_layout_and_counts(scenario, records, chains, truth) -> None:
     assert counts["score_files"] == len(scores) == len(meta["rounds"])
     assert sorted(scores) == sorted(f"scores_{r['round_id']}.csv" for r in meta["rounds"])
     summary = json.loads((root / "truth" / "summary.json").read_text(encoding="utf-8"))
-    expected = {k: 0 for k in DEFECT_KINDS} | Counter(t["defect"] for t in truth)
+    expected = {k: 0 for k in DEFECT_KINDS} | Counter(t["defect"] for t in all_truth)
     assert summary["counts"] == counts["defects"] == expected
-    assert summary["total"] == len(truth)
+    assert summary["total"] == len(all_truth)
     assert all(counts["defects"][k] > 0 for k in DEFECT_KINDS), counts["defects"]
 
 
@@ -542,7 +548,7 @@ def test_deliver_files_by_day_and_idempotent(scenario, tmp_path: Path) -> None:
         f"scores_{r['round_id']}.csv" for r in meta["rounds"] if date.fromisoformat(r["round_date"]) <= day
     )
     assert expected, "the window must hold an early round"
-    written = deliver_files(root, drop, day)
+    written = [p for p in deliver_files(root, drop, day) if p.parent.name == "evaluation"]
     assert sorted(p.name for p in written) == expected
     assert sorted(p.name for p in (drop / "evaluation").iterdir()) == expected  # no temporary files left
     for p in written:
@@ -552,7 +558,7 @@ def test_deliver_files_by_day_and_idempotent(scenario, tmp_path: Path) -> None:
     first = drop / "evaluation" / expected[0]
     first.write_text("stale\n")
     assert deliver_files(root, drop, day) == [first]
-    everything = deliver_files(root, drop, LAST_DAY)
+    everything = [p for p in deliver_files(root, drop, LAST_DAY) if p.parent.name == "evaluation"]
     assert len(everything) == len(meta["rounds"]) - len(expected)
     assert deliver_files(root, drop, LAST_DAY + timedelta(days=30)) == []
     assert deliver_files(tmp_path / "no-scenario", drop, LAST_DAY) == []

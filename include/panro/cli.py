@@ -63,6 +63,15 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_deliver(args) -> int:
+    from panro.simulate import deliver_files
+
+    settings = load_settings()
+    written = deliver_files(args.scenario, args.drop_dir or settings.drop_dir, args.day)
+    print(f"{len(written)} files delivered for {args.day}")
+    return 0
+
+
 def cmd_run(args) -> int:
     from panro.replay import run_days
     from panro.warehouse import ensure_schema, resolve_url
@@ -134,18 +143,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="demo")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("serve", help="serve a scenario as the 판판대로 portal API (token from PORTAL_TOKEN)")
+    p = sub.add_parser(
+        "serve",
+        help="serve a scenario as the 판판대로 portal API and the 국세청 status API "
+        "(secrets from PORTAL_TOKEN and NTS_SERVICE_KEY)",
+    )
     p.add_argument("--scenario", type=Path, required=True)
     p.add_argument("--host", default="127.0.0.1", help="listen address (loopback unless you say otherwise)")
-    p.add_argument("--port", type=int, default=8710)
+    p.add_argument("--port", type=int, default=8710, help="portal API port")
+    p.add_argument("--nts-port", type=int, default=8711, help="tax office API port")
     p.add_argument("--clock", help="show only what existed by this ISO-8601 instant")
+    p.add_argument("--fault-rate", type=float, default=0.0, help="share of requests answered with a fault")
+    p.add_argument("--fault-seed", type=int, default=0)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("deliver", help="play the partner systems: drop a scenario's files sent by a day")
+    p.add_argument("--scenario", type=Path, required=True)
+    p.add_argument("--day", type=date.fromisoformat, required=True)
+    p.add_argument("--drop-dir", type=Path, help="default: PANRO_DROP_DIR or <state>/drop")
+    p.set_defaults(func=cmd_deliver)
 
     p = sub.add_parser("run", help="run business days through the Airflow DAGs (ingest, transform, extract)")
     p.add_argument("--from", dest="first", type=date.fromisoformat, required=True)
     p.add_argument("--to", dest="last", type=date.fromisoformat, help="last day (default: --from)")
     p.add_argument("--scenario", type=Path, help="deliver this scenario's partner files day by day")
-    p.add_argument("--sim-control", help="base URL of a portal simulator whose clock to move day by day")
+    p.add_argument(
+        "--sim-control",
+        action="append",
+        default=[],
+        help="base URL of a simulator whose clock to move day by day",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="what the warehouse holds: loads, watermarks, verdicts, decisions")

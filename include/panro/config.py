@@ -27,6 +27,8 @@ class Settings:
     warehouse_url: str | None
     portal_base_url: str | None
     portal_token: str | None
+    nts_base_url: str | None
+    nts_service_key: str | None
     drop_dir: Path
     outbox_dir: Path
     allocation_seed: str
@@ -62,6 +64,8 @@ def load_settings() -> Settings:
         warehouse_url=os.environ.get("WAREHOUSE_URL") or None,
         portal_base_url=os.environ.get("PORTAL_BASE_URL") or None,
         portal_token=os.environ.get("PORTAL_TOKEN") or None,
+        nts_base_url=os.environ.get("NTS_BASE_URL") or None,
+        nts_service_key=os.environ.get("NTS_SERVICE_KEY") or None,
         drop_dir=Path(os.environ.get("PANRO_DROP_DIR", state / "drop")).resolve(),
         outbox_dir=Path(os.environ.get("PANRO_OUTBOX_DIR", state / "outbox")).resolve(),
         # Published seed for the last tie-break of the ranking (DESIGN: allocation).

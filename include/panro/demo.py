@@ -37,7 +37,8 @@ def demo_mix(applications: int) -> dict[str, int]:
 
 def run_demo(days: int = 14, applications: int = 3000, seed: int = 2024) -> int:
     from panro.replay import run_days
-    from panro.report import format_summary, summary_rows
+    from panro.report import format_sources, format_summary, summary_rows
+    from panro.servers.nts import NtsServer, NtsState
     from panro.servers.portal import PortalServer, PortalState
     from panro.simulate import simulate
     from panro.warehouse import ensure_schema, resolve_url, stop_embedded
@@ -53,10 +54,14 @@ def run_demo(days: int = 14, applications: int = 3000, seed: int = 2024) -> int:
         simulate(scenario, seed=seed, first_day=FIRST_DAY, days=days, mix=demo_mix(applications), name="demo")
     print(f"scenario: {scenario}")
 
-    token = secrets.token_urlsafe(24)  # a fresh secret each run, shared only with the replay's environment
+    # fresh secrets each run, shared only with the replay's environment
+    token, key = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     last_day = FIRST_DAY + timedelta(days=days - 1)
-    with PortalServer(PortalState.from_scenario(scenario, token)) as portal:
-        print(f"portal simulator: {portal.base_url} (loopback)")
+    with (
+        PortalServer(PortalState.from_scenario(scenario, token)) as portal,
+        NtsServer(NtsState.from_scenario(scenario, key)) as nts,
+    ):
+        print(f"simulators (loopback): portal {portal.base_url}, tax office {nts.base_url}")
         log = run_days(
             FIRST_DAY,
             last_day,
@@ -65,14 +70,19 @@ def run_demo(days: int = 14, applications: int = 3000, seed: int = 2024) -> int:
                 "WAREHOUSE_URL": url,
                 "PORTAL_BASE_URL": portal.base_url,
                 "PORTAL_TOKEN": token,
+                "NTS_BASE_URL": nts.base_url,
+                "NTS_SERVICE_KEY": key,
                 "PANRO_RETRY_DELAY_S": "2",
             },
             scenario=scenario,
-            sim_control=portal.base_url,
+            sim_control=[portal.base_url, nts.base_url],
         )
 
     print()
     print(f"programme {FIRST_DAY} .. {last_day}, replayed in {time.monotonic() - started:.0f}s")
+    print()
+    print(format_sources(url))
+    print()
     print(format_summary(summary_rows(url)))
     print()
     print(f"extracts: {settings.outbox_dir}/<YYYY-MM-DD>/ (XLSX, CSV, manifest.json)")

@@ -7,7 +7,8 @@ D, ``dag.test()`` — what ``airflow dags test`` does — of both ingest DAGs fo
 are echoed.
 
 When replaying a scenario, the harness (not the connectors) plays the external systems' side: it moves
-the simulated portal's clock to the end of D and delivers the files the partner systems sent by D.
+the simulated portal's and tax office's clocks to the end of D and delivers the files the partner
+systems sent by D.
 """
 
 from __future__ import annotations
@@ -23,8 +24,17 @@ from pathlib import Path
 from panro.config import Settings, load_settings
 
 KST = timezone(timedelta(hours=9))
-INGEST_DAGS = ["panro_ingest_portal", "panro_ingest_evaluation"]
-TRANSFORM_DAG = "panro_transform"
+# The order the real scheduler's daily timetable and asset triggers give: the application sources, the
+# other partner files, then the tax office (asked about the BRNs just landed), then the transform.
+DAILY_DAGS = [
+    "panro_ingest_portal",
+    "panro_ingest_sbiz24",
+    "panro_ingest_kakao",
+    "panro_ingest_evaluation",
+    "panro_ingest_edu",
+    "panro_ingest_reference",
+]
+TRIGGERED_DAGS = ["panro_ingest_nts", "panro_transform"]
 MARK = "[panro] "
 
 
@@ -64,7 +74,7 @@ def run_days(
     settings: Settings | None = None,
     extra_env: dict[str, str] | None = None,
     scenario: Path | None = None,
-    sim_control: str | None = None,
+    sim_control: list[str] | None = None,
     echo=print,
 ) -> Path:
     """Replay ``first..last`` in a child process; returns the log file. Raises on a failed run."""
@@ -77,8 +87,8 @@ def run_days(
     command = [sys.executable, "-m", "panro.replay", "--from", first.isoformat(), "--to", last.isoformat()]
     if scenario:
         command += ["--scenario", str(scenario)]
-    if sim_control:
-        command += ["--sim-control", sim_control]
+    for url in sim_control or []:
+        command += ["--sim-control", url]
     with log_path.open("a", encoding="utf-8") as log:
         proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None
@@ -105,7 +115,7 @@ def _set_sim_clock(control_url: str, now: datetime) -> None:
     response.raise_for_status()
 
 
-def _replay(first: date, last: date, scenario: Path | None, sim_control: str | None) -> int:
+def _replay(first: date, last: date, scenario: Path | None, sim_control: list[str]) -> int:
     # Airflow is imported here, inside the child that has Airflow's environment.
     from airflow.dag_processing.dagbag import DagBag
 
@@ -119,14 +129,15 @@ def _replay(first: date, last: date, scenario: Path | None, sim_control: str | N
     while day <= last:
         started = time.monotonic()
         end_of_day = datetime.combine(day + timedelta(days=1), datetime.min.time(), KST)
-        if sim_control:
-            _set_sim_clock(sim_control, end_of_day)
+        for url in sim_control:
+            _set_sim_clock(url, end_of_day)
         if scenario:
             from panro.simulate import deliver_files
 
             deliver_files(scenario, settings.drop_dir, day)
-        for dag_id in INGEST_DAGS + [TRANSFORM_DAG]:
-            conf = {"round_date": day.isoformat()} if dag_id == TRANSFORM_DAG else None
+        for dag_id in DAILY_DAGS + TRIGGERED_DAGS:
+            # asset-triggered DAGs are told the business day their triggering events would carry
+            conf = {"business_day": day.isoformat()} if dag_id in TRIGGERED_DAGS else None
             # The daily timetable's run at D+1 00:00 KST covers the interval [D, D+1).
             dag_run = bag.get_dag(dag_id).test(logical_date=end_of_day, run_conf=conf)
             state = str(getattr(dag_run, "state", "unknown"))
@@ -143,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="first", type=date.fromisoformat, required=True)
     parser.add_argument("--to", dest="last", type=date.fromisoformat, required=True)
     parser.add_argument("--scenario", type=Path)
-    parser.add_argument("--sim-control")
+    parser.add_argument("--sim-control", action="append", default=[], help="a simulator whose clock to move")
     args = parser.parse_args(argv)
     return _replay(args.first, args.last, args.scenario, args.sim_control)
 

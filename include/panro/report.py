@@ -34,6 +34,38 @@ select p.program_code, p.program_name_ko, p.program_quota, coalesce(a.loaded, 0)
 """
 
 
+SOURCES = """
+select source,
+       count(*) filter (where outcome = 'success') as loads,
+       count(*) filter (where outcome = 'refused') as refused,
+       count(*) filter (where outcome not in ('success', 'refused')) as failed,
+       coalesce(sum(rows_received), 0) as rows_received,
+       coalesce(sum(rows_inserted), 0) as rows_kept,
+       coalesce(sum(bytes_received), 0) as bytes
+  from ops.load_ledger
+ group by source
+ order by source
+"""
+
+
+def format_sources(url: str) -> str:
+    with connect(url) as conn:
+        rows = conn.execute(SOURCES).fetchall()
+        refused = conn.execute(
+            "select message from ops.load_ledger where outcome = 'refused' order by source_file"
+        ).fetchall()
+    header = f"{'source':<32} {'loads':>6} {'refused':>8} {'failed':>7} {'received':>9} {'kept':>9} {'MB':>7}"
+    lines = [header, "-" * len(header)]
+    for source, loads, n_refused, failed, received, kept, size in rows:
+        lines.append(
+            f"{source:<32} {loads:>6} {n_refused:>8} {failed:>7} {received:>9} {kept:>9} {size / 1e6:>7.1f}"
+        )
+    if refused:
+        lines.append("refused files (whole, nothing of them loaded):")
+        lines += [f"  {message}" for (message,) in refused]
+    return "\n".join(lines)
+
+
 def summary_rows(url: str) -> list[tuple]:
     with connect(url) as conn:
         return conn.execute(SUMMARY).fetchall()

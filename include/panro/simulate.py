@@ -1,11 +1,17 @@
-"""Scenario simulator: writes the 판판대로 portal history and the committee score files of a scenario.
+"""Scenario simulator: writes the state of every external system of a scenario (shared/sources.md).
 
-A scenario is a directory (shared/sources.md). This module generates its portal and evaluation parts,
-plus the ground truth of every defect it injected:
+A scenario is a directory. This module generates the portal and evaluation parts and, through
+``panro.simulate_sources``, the partner channels and reference systems, plus the ground truth of every
+defect it injected:
 
-    scenario.json                     name, seed, window, counts, defect rates, committee rounds
+    scenario.json                     name, seed, window, counts, defect rates, committee rounds, sites
     portal/applications.jsonl         every version of every application, ordered by (updated_at, id)
     evaluation/scores_<round_id>.csv  one file a committee round
+    sbiz24/o2o_YYYYMMDD.csv           소상공인24 O2O export (CP949), a day's new or changed rows
+    kakao/<site>_YYYYMMDD.xlsx        소담스퀘어 KakaoTalk applications, a site's week
+    edu/completions_YYYYMMDD.csv      course completions, every 3 days
+    nts/status.jsonl                  국세청 status history of every BRN
+    reference/<list>.csv              credit checks, FTC decisions, certifications, mail-order, 온누리
     truth/defects.jsonl, summary.json what was broken on purpose, for the tests of the pipeline
 
 Output depends only on the arguments: random streams are ``random.Random`` seeded from ``seed``, no
@@ -15,19 +21,22 @@ clock is read, JSON keys are sorted and lines are streamed in a fixed order.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import heapq
 import json
 import os
 import random
 import re
+from array import array
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, TypeVar
 
 from panro import simulate_data as data
+from panro import simulate_sources as sources
 from panro.brn import brn_check_digit, make_brn, make_corporate_no
 
 
@@ -39,6 +48,7 @@ def _cum_weights(weights: Iterable[float]) -> list[float]:
 PROGRAMME_YEAR = 2024
 ID_PREFIX = "FF24-"
 PORTAL_PROGRAMS: tuple[str, ...] = tuple(data.PORTAL_QUOTAS)
+_PROGRAM_INDEX = {c: i for i, c in enumerate(PORTAL_PROGRAMS)}
 COMMITTEE_PROGRAMS: tuple[str, ...] = tuple(c for c in PORTAL_PROGRAMS if c not in data.FIRST_COME)
 
 DEFECT_KINDS: tuple[str, ...] = (
@@ -47,14 +57,30 @@ DEFECT_KINDS: tuple[str, ...] = (
     "missing_field",
     "malformed_date",
     "duplicate_row",
+    "wrong_encoding",
+    "truncated_file",
+    "wrong_header",
+    "merged_title_rows",
 )
+# Row defects (the first five) apply per record to the portal and per row to the sbiz24 / kakao / edu
+# files (excluded_industry: portal and sbiz24 only). File defects apply per file: wrong_encoding to
+# sbiz24 files, truncated_file and wrong_header to sbiz24, kakao and edu files, each to
+# max(1, round(rate x eligible files)) files when the rate is above 0; merged_title_rows to each
+# kakao workbook with that probability.
 DEFAULT_DEFECT_RATES: dict[str, float] = {
     "bad_brn_check_digit": 0.02,
     "excluded_industry": 0.03,
     "missing_field": 0.01,
     "malformed_date": 0.005,
     "duplicate_row": 0.01,
+    "wrong_encoding": 1 / 30,
+    "truncated_file": 1 / 40,
+    "wrong_header": 1 / 50,
+    "merged_title_rows": 0.5,
 }
+# Whole-file defects: a reader must refuse the file (merged_title_rows it must cope with).
+REFUSED_FILE_DEFECTS: tuple[str, ...] = ("wrong_encoding", "truncated_file", "wrong_header")
+SITES: tuple[str, ...] = sources.SITES
 
 # Bonus codes in the order of shared/sources.md §1; claims are listed in this order.
 BONUS_CODES: tuple[str, ...] = (
@@ -153,12 +179,22 @@ def load_portal_versions(scenario_dir: Path) -> list[dict]:
 
 
 def deliver_files(scenario_dir: Path, drop_dir: Path, day: date) -> list[Path]:
-    """Copy the score files of rounds dated on or before ``day`` into ``drop_dir/evaluation/``.
+    """Deliver the files the external systems have sent by the end of ``day`` into ``drop_dir``.
 
-    Plays the committee's file delivery. Files already delivered with the same bytes are skipped; each
-    copy is written to a temporary name and renamed, so a reader never sees half a file. Returns the
-    paths written by this call.
+    Plays the file deliveries: the score files of rounds dated on or before ``day`` into
+    ``evaluation/``; the ``sbiz24/``, ``kakao/`` and ``edu/`` files dated on or before ``day`` under
+    their own names; and a snapshot of each reference list as known on ``day``,
+    ``reference/<list>_YYYYMMDD.csv`` (rows dated on or before ``day``; days up to the scenario's
+    last day). Files already delivered with the same bytes are skipped; each copy is written to a
+    temporary name and renamed, so a reader never sees half a file. Returns the paths written by this
+    call, score files first.
     """
+    written = _deliver_scores(scenario_dir, drop_dir, day)
+    written.extend(sources.deliver_sources(Path(scenario_dir), Path(drop_dir), day))
+    return written
+
+
+def _deliver_scores(scenario_dir: Path, drop_dir: Path, day: date) -> list[Path]:
     source = Path(scenario_dir) / "evaluation"
     if not source.is_dir():
         return []
@@ -195,8 +231,16 @@ def simulate(
     mix: dict[str, int] | None = None,
     defect_rates: dict[str, float] | None = None,
     name: str = "demo",
+    sbiz24_applications: int | None = None,
+    kakao_applications: int | None = None,
+    edu_other_learners: int | None = None,
 ) -> dict:
-    """Write a scenario's portal, evaluation and truth files into ``out_dir``; return scenario.json."""
+    """Write a scenario (every external system, plus the truth) into ``out_dir``; return scenario.json.
+
+    ``applications`` (or ``mix``) sizes the portal; the partner channels default to shares of the
+    portal's total: ``sbiz24_applications`` about 25%, ``kakao_applications`` about 8%, and
+    ``edu_other_learners`` (learners who are not portal applicants) about 5%.
+    """
     if days < 1:
         raise ValueError("days must be >= 1")
     counts = _check_mix(mix) if mix is not None else default_mix(applications)
@@ -204,24 +248,61 @@ def simulate(
     total = sum(counts.values())
     if total > 9_999_999:
         raise ValueError("at most 9,999,999 applications (7-digit ids)")
+    n_sbiz24 = _check_count("sbiz24_applications", sbiz24_applications, total, sources.SBIZ24_SHARE)
+    n_kakao = _check_count("kakao_applications", kakao_applications, total, sources.KAKAO_SHARE)
+    n_edu = _check_count("edu_other_learners", edu_other_learners, total, sources.EDU_OTHERS_SHARE)
 
     out = Path(out_dir)
     for sub in ("portal", "evaluation", "truth"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    # Score files of an earlier run in the same directory would be taken for this run's rounds.
-    for stale in (out / "evaluation").glob("scores_*.csv"):
-        stale.unlink()
+    # Files of an earlier run in the same directory would be taken for this run's.
+    for pattern in _GENERATED:
+        for stale in out.glob(pattern):
+            stale.unlink()
 
     gen = _Generator(seed=seed, first_day=first_day, days=days, rates=rates)
-    portal = gen.write_portal(out / "portal" / "applications.jsonl", counts)
-    rounds, score_rows = gen.write_scores(out / "evaluation")
+    src = sources.Sources(
+        gen,
+        out,
+        seed=seed,
+        rates=rates,
+        sbiz24_applications=n_sbiz24,
+        kakao_applications=n_kakao,
+        edu_other_learners=n_edu,
+    )
+    try:
+        gen.observer = src
+        portal = gen.write_portal(out / "portal" / "applications.jsonl", counts)
+        rounds, score_rows = gen.write_scores(out / "evaluation")
+        src.finish()
+    finally:
+        src.close()
 
-    truth = sorted(gen.truth, key=lambda r: (r["application_id"], r["updated_at"], r["defect"]))
+    truth = [
+        {"application_id": a, "updated_at": u, "defect": k, "field": f, "source": "portal"}
+        for a, u, k, f in sorted(gen.truth, key=lambda r: r[:3])
+    ]
+    order = {"sbiz24": 0, "kakao": 1, "edu": 2}
+    file_truth = sorted(
+        src.truth,
+        key=lambda r: (order[r["source"]], r["file"], r["line"] or 0, r["defect"], r["field"] or ""),
+    )
     defect_counts = {k: 0 for k in DEFECT_KINDS}
-    for r in truth:
+    by_source: dict[str, dict[str, int]] = {s: {} for s in ("portal", "sbiz24", "kakao", "edu")}
+    for r in (*truth, *file_truth):
         defect_counts[r["defect"]] += 1
-    _write_lines(out / "truth" / "defects.jsonl", (_dumps(r) for r in truth))
-    _write_json(out / "truth" / "summary.json", {"counts": defect_counts, "total": len(truth)})
+        by_source[r["source"]][r["defect"]] = by_source[r["source"]].get(r["defect"], 0) + 1
+    refused = sorted(r["file"] for r in file_truth if r["defect"] in REFUSED_FILE_DEFECTS)
+    _write_lines(out / "truth" / "defects.jsonl", (_dumps(r) for r in (*truth, *file_truth)))
+    _write_json(
+        out / "truth" / "summary.json",
+        {
+            "counts": defect_counts,
+            "total": len(truth) + len(file_truth),
+            "by_source": by_source,
+            "refused_files": refused,
+        },
+    )
 
     scenario = {
         "name": name,
@@ -238,9 +319,13 @@ def simulate(
             "by_program": dict(counts),
             "versions_by_status": portal["by_status"],
             "defects": defect_counts,
+            **src.counts,
+            "reference_rows": dict(src.reference_rows),
+            "businesses": len(gen._brns),
         },
         "defect_rates": rates,
         "rounds": rounds,
+        "sites": sources.sites(),
     }
     _write_json(out / "scenario.json", scenario)
     return scenario
@@ -254,6 +339,27 @@ def _check_mix(mix: dict[str, int]) -> dict[str, int]:
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise ValueError(f"mix[{code!r}] must be an int >= 0, got {n!r}")
     return {c: mix.get(c, 0) for c in PORTAL_PROGRAMS}
+
+
+# What a run writes besides portal/ and truth/ (removed first, so that no file of an earlier run stays).
+_GENERATED: tuple[str, ...] = (
+    "evaluation/scores_*.csv",
+    "sbiz24/o2o_*.csv",
+    "kakao/*.xlsx",
+    "edu/completions_*.csv",
+    "nts/status.jsonl",
+    "reference/*.csv",
+)
+
+
+def _check_count(name: str, value: int | None, total: int, share: float) -> int:
+    if value is None:
+        return round(total * share)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    if value > 9_999_999:
+        raise ValueError(f"{name}: at most 9,999,999")
+    return value
 
 
 def _check_rates(defect_rates: dict[str, float] | None) -> dict[str, float]:
@@ -296,14 +402,17 @@ class _Generator:
         self.days = days
         self.end_t = days * DAY - 1  # last_day 23:59:59, in seconds from first_day 00:00 KST
         self.rates = rates
-        self.truth: list[dict] = []
+        # Portal defects: (application_id, updated_at, defect, field) tuples.
+        self.truth: list[tuple[str, str, str, str | None]] = []
         self._day_iso: dict[int, str] = {}
         self._pool: list[tuple[dict, dict, str, str]] = []  # business, online presence, category, brand
-        self._brns: set[str] = set()  # membership only, never iterated
+        self._brns: set[int] = set()  # every BRN drawn, as an int; membership only, never iterated
         # Per application (index = number - 1): programme, true submission time, withdrawal time.
-        self.app_program: list[str] = []
-        self.app_sub_t: list[int] = []
+        self.app_program = array("B")  # index into PORTAL_PROGRAMS
+        self.app_sub_t = array("q")
         self.app_withdrawn_t: dict[int, int] = {}
+        # Told about every application and its business (panro.simulate_sources.Sources), or None.
+        self.observer: Any = None
 
         self._region_names = [r[0] for r in data.REGIONS]
         self._region_cum = _cum_weights(r[1] for r in data.REGIONS)
@@ -323,6 +432,21 @@ class _Generator:
         self._tracks = {
             p: ([t for t, _ in ts], _cum_weights(w for _, w in ts)) for p, ts in data.TRACKS.items()
         }
+
+    @contextlib.contextmanager
+    def using(
+        self, rng: random.Random, ksic: Sequence[tuple[str, str, float]] | None = None
+    ) -> Iterator[None]:
+        """Draw from ``rng`` (and optionally another KSIC table) instead of the portal's stream."""
+        saved = (self.rng, self._random, self._ksic, self._ksic_cum)
+        self.rng, self._random = rng, rng.random
+        if ksic is not None:
+            self._ksic = [(c, cat) for c, cat, _ in ksic]
+            self._ksic_cum = _cum_weights(w for _, _, w in ksic)
+        try:
+            yield
+        finally:
+            self.rng, self._random, self._ksic, self._ksic_cum = saved
 
     # --- fast draws: random.Random's own helpers cost several times more per call, and the
     # simulator makes tens of millions of draws for a large scenario.
@@ -367,61 +491,119 @@ class _Generator:
             day_index += 1
         return day_index * DAY + self._int(9 * 3600, 18 * 3600 - 1)
 
-    def _submission_times(self, n: int) -> list[int]:
+    def _submission_times(self, n: int) -> array:
+        """``n`` submission times (seconds from first_day 00:00), sorted; held as a compact array."""
         day_weights = [
             data.WEEKDAY_WEIGHTS[(self.first_day + timedelta(days=d)).weekday()] for d in range(self.days)
         ]
         days = self.rng.choices(range(self.days), cum_weights=_cum_weights(day_weights), k=n)
         hours = self.rng.choices(self._hours, cum_weights=self._hour_cum, k=n)
-        return sorted(d * DAY + h * 3600 + self._below(3600) for d, h in zip(days, hours, strict=True))
+        # Sorting each day's seconds is sorting the whole (a day's offsets are < DAY).
+        buckets = [array("l") for _ in range(self.days)]
+        below = self._below
+        for d, h in zip(days, hours, strict=True):
+            buckets[d].append(h * 3600 + below(3600))
+        del days, hours
+        times = array("q")
+        for d in range(self.days):
+            base = d * DAY
+            times.extend(base + x for x in sorted(buckets[d]))
+            buckets[d] = array("l")
+        return times
 
     # --- portal -------------------------------------------------------------------------------------
 
     def write_portal(self, path: Path, counts: dict[str, int]) -> dict:
-        """Stream every version line in (updated_at, application_id) order; return counts."""
-        programs = [c for c in PORTAL_PROGRAMS for _ in range(counts[c])]
+        """Stream every version line in (updated_at, application_id) order; return counts.
+
+        A later version (a supplement request, a withdrawal) always falls on a later day than its
+        application's submission. It waits in a spool file of its day, read back into a heap when the
+        stream reaches that day, so only one day's pending versions are held in memory.
+        """
+        programs = array("B", (i for i, c in enumerate(PORTAL_PROGRAMS) for _ in range(counts[c])))
         self.rng.shuffle(programs)
         times = self._submission_times(len(programs))
-        pending: list[tuple[int, int, str, bool, str]] = []  # later versions: (t, no, line, dup, ts)
         by_status = {"submitted": 0, "supplement_requested": 0, "supplemented": 0, "withdrawn": 0}
         stats = {"versions": 0, "lines": 0}
+        spool_dir = path.parent / f".{path.name}.pending"
+        spool_dir.mkdir(exist_ok=True)
+        for stale in spool_dir.iterdir():
+            stale.unlink()
+        spools: dict[int, Any] = {}  # day index -> open spool file of that day's later versions
+        pending: list[tuple[int, int, str, bool]] = []  # the current day's: (t, no, line, dup)
+        today = -1
 
-        with path.open("w", encoding="utf-8", newline="\n") as f:
+        def spool(day_index: int, item: tuple[int, int, str, bool]) -> None:
+            if day_index <= today:  # not expected (see above), but kept correct
+                heapq.heappush(pending, item)
+                return
+            g = spools.get(day_index)
+            if g is None:
+                g = spools[day_index] = (spool_dir / f"{day_index}.tmp").open(
+                    "w", encoding="utf-8", newline="\n"
+                )
+            t, no, line, dup = item
+            g.write(f"{t}\t{no}\t{int(dup)}\t{line}")  # a JSON line holds no raw tab or newline
 
-            def emit(no: int, line: str, dup: bool, updated_at: str) -> None:
-                f.write(line)
-                stats["versions"] += 1
-                stats["lines"] += 1
-                if dup:
+        def load(day_index: int) -> list[tuple[int, int, str, bool]]:
+            g = spools.pop(day_index, None)
+            if g is None:
+                return []
+            g.close()
+            spool_path = spool_dir / f"{day_index}.tmp"
+            items = []
+            with spool_path.open(encoding="utf-8", newline="\n") as h:
+                for raw in h:
+                    t, no, dup, line = raw.split("\t", 3)
+                    items.append((int(t), int(no), line, dup == "1"))
+            spool_path.unlink()
+            heapq.heapify(items)
+            return items
+
+        try:
+            with path.open("w", encoding="utf-8", newline="\n") as f:
+
+                def emit(no: int, line: str, dup: bool, t: int) -> None:
                     f.write(line)
+                    stats["versions"] += 1
                     stats["lines"] += 1
-                    self.truth.append(
-                        {
-                            "application_id": f"{ID_PREFIX}{no:07d}",
-                            "updated_at": updated_at,
-                            "defect": "duplicate_row",
-                            "field": None,
-                        }
-                    )
+                    if dup:
+                        f.write(line)
+                        stats["lines"] += 1
+                        self.truth.append((f"{ID_PREFIX}{no:07d}", self.ts(t), "duplicate_row", None))
 
-            for i, (program, sub_t) in enumerate(zip(programs, times, strict=True)):
-                no = i + 1
-                while pending and (pending[0][0], pending[0][1]) < (sub_t, no):
-                    _, pno, line, dup, upd = heapq.heappop(pending)
-                    emit(pno, line, dup, upd)
-                versions = self._application(no, program, sub_t)
-                first = True
-                for t, line, status in versions:
-                    by_status[status] += 1
-                    dup = self.drng.random() < self.rates["duplicate_row"]
-                    if first:
-                        emit(no, line, dup, self.ts(t))
-                        first = False
-                    else:
-                        heapq.heappush(pending, (t, no, line, dup, self.ts(t)))
-            while pending:
-                _, pno, line, dup, upd = heapq.heappop(pending)
-                emit(pno, line, dup, upd)
+                def advance(day_index: int) -> None:
+                    nonlocal today, pending
+                    while today < day_index:
+                        while pending:
+                            pt, pno, line, dup = heapq.heappop(pending)
+                            emit(pno, line, dup, pt)
+                        today += 1
+                        pending = load(today)
+
+                for i, (program_index, sub_t) in enumerate(zip(programs, times, strict=True)):
+                    no = i + 1
+                    advance(sub_t // DAY)
+                    while pending and (pending[0][0], pending[0][1]) < (sub_t, no):
+                        pt, pno, line, dup = heapq.heappop(pending)
+                        emit(pno, line, dup, pt)
+                    versions = self._application(no, PORTAL_PROGRAMS[program_index], sub_t)
+                    first = True
+                    for t, line, status in versions:
+                        by_status[status] += 1
+                        dup = self.drng.random() < self.rates["duplicate_row"]
+                        if first:
+                            emit(no, line, dup, t)
+                            first = False
+                        else:
+                            spool(t // DAY, (t, no, line, dup))
+                advance(self.days)
+        finally:
+            for g in spools.values():
+                g.close()
+            for leftover in spool_dir.iterdir():
+                leftover.unlink()
+            spool_dir.rmdir()
         # Versions per status: an application counts once for each status it went through.
         return {"versions": stats["versions"], "lines": stats["lines"], "by_status": by_status}
 
@@ -431,20 +613,27 @@ class _Generator:
         sub_day = self.first_day + timedelta(days=sub_t // DAY)
         sub_ts = self.ts(sub_t)
 
+        evicted: str | None = None
         if self._pool and self._random() < RETURNING_BUSINESS_RATE:
             business, online, category, brand = self._pool[self._below(len(self._pool))]
+            new = False
         else:
             business, online, category, brand = self._new_business(sub_day, program)
+            new = True
             if len(self._pool) < POOL_SIZE:
                 self._pool.append((business, online, category, brand))
             else:
-                self._pool[self._below(POOL_SIZE)] = (business, online, category, brand)
+                slot = self._below(POOL_SIZE)
+                evicted = self._pool[slot][0]["brn"]
+                self._pool[slot] = (business, online, category, brand)
 
         track = None
         if program in self._tracks:
             names, cum = self._tracks[program]
             track = self._wpick(names, cum)
         claims = self._bonus_claims(online)
+        if self.observer is not None:
+            self.observer.portal_application(business, online, claims, sub_day, new, evicted)
         product = self._product(category, brand)
         docs = self._documents(sub_day, claims)
 
@@ -503,7 +692,7 @@ class _Generator:
         else:
             record["business"]["brn"] = f"{brn_digits[:3]} {brn_digits[3:5]} {brn_digits[5:]}"
 
-        self.app_program.append(program)
+        self.app_program.append(_PROGRAM_INDEX[program])
         self.app_sub_t.append(sub_t)
 
         versions = [(sub_t, _dumps(record) + "\n", "submitted")]
@@ -528,9 +717,7 @@ class _Generator:
         business = record["business"]
 
         def log(kind: str, field: str) -> None:
-            self.truth.append(
-                {"application_id": app_id, "updated_at": sub_ts, "defect": kind, "field": field}
-            )
+            self.truth.append((app_id, sub_ts, kind, field))
 
         if draws[0] < self.rates["bad_brn_check_digit"]:
             digits = business["brn"]
@@ -571,9 +758,9 @@ class _Generator:
         rng = self.rng
         individual = self._random() < 0.85
         brn = make_brn(rng, individual)
-        while brn in self._brns:
+        while int(brn) in self._brns:
             brn = make_brn(rng, individual)
-        self._brns.add(brn)
+        self._brns.add(int(brn))
 
         sido = self._wpick(self._region_names, self._region_cum)
         sigungus = self._region_sigungu[sido]
@@ -826,10 +1013,12 @@ class _Generator:
         """Write one score file a non-empty round; return the rounds and the number of rows."""
         rng = self.srng
         rand, gauss = rng.random, rng.gauss
-        queues: dict[str, list[int]] = {c: [] for c in COMMITTEE_PROGRAMS}
-        for idx, program in enumerate(self.app_program):
-            if program in queues:
-                queues[program].append(idx)
+        queues: dict[str, array] = {c: array("l") for c in COMMITTEE_PROGRAMS}
+        by_index = [queues.get(c) for c in PORTAL_PROGRAMS]
+        for idx, program_index in enumerate(self.app_program):
+            queue = by_index[program_index]
+            if queue is not None:
+                queue.append(idx)
         cursor = {c: 0 for c in COMMITTEE_PROGRAMS}
         rounds: list[dict] = []
         rows_total = 0
@@ -853,30 +1042,36 @@ class _Generator:
             round_id = f"{round_day.replace('-', '')}-{code}"
             panel = sorted(rng.sample(range(1, REVIEWER_POOL + 1), 7))
             bias = {r: rng.gauss(0.0, 3.0) for r in panel}
-            lines = [SCORE_HEADER + "\n"]
-            for idx in batch:
-                app_id = f"{ID_PREFIX}{idx + 1:07d}"
-                quality = gauss(69.0, 10.5)
-                k = 3 + bisect_right(_REVIEWER_COUNT, rand() * _REVIEWER_COUNT[-1], 0, 2)
-                for r in sorted(rng.sample(panel, k)):
-                    total = min(100.0, max(10.0, quality + bias[r] + gauss(0.0, 5.0)))
-                    product = min(40, max(0, round(total * 0.4 + gauss(0.0, 1.5))))
-                    online = min(30, max(0, round(total * 0.3 + gauss(0.0, 1.5))))
-                    growth = min(30, max(0, round(total) - product - online))
-                    coi = "Y" if rand() < 0.05 else "N"
-                    # Scored between 10:00:00 and 17:00:00 of the round day.
-                    clock = 10 * 3600 + int(rand() * (7 * 3600 + 1))
-                    scored_at = (
-                        f"{round_day}T{clock // 3600:02d}:{clock % 3600 // 60:02d}:{clock % 60:02d}+09:00"
-                    )
-                    head = f"{app_id},{round_id},R{r:03d},"
-                    tail = f",{coi},{scored_at}\n"
-                    # CRITERIA order: growth, online_readiness, product.
-                    lines.append(f"{head}growth,{growth},30{tail}")
-                    lines.append(f"{head}online_readiness,{online},30{tail}")
-                    lines.append(f"{head}product,{product},40{tail}")
-            rows_total += len(lines) - 1
+            # Streamed in chunks: a round of a large scenario holds hundreds of thousands of rows.
             with (out / f"scores_{round_id}.csv").open("w", encoding="utf-8", newline="\n") as f:
+                f.write(SCORE_HEADER + "\n")
+                lines: list[str] = []
+                for idx in batch:
+                    app_id = f"{ID_PREFIX}{idx + 1:07d}"
+                    quality = gauss(69.0, 10.5)
+                    k = 3 + bisect_right(_REVIEWER_COUNT, rand() * _REVIEWER_COUNT[-1], 0, 2)
+                    for r in sorted(rng.sample(panel, k)):
+                        total = min(100.0, max(10.0, quality + bias[r] + gauss(0.0, 5.0)))
+                        product = min(40, max(0, round(total * 0.4 + gauss(0.0, 1.5))))
+                        online = min(30, max(0, round(total * 0.3 + gauss(0.0, 1.5))))
+                        growth = min(30, max(0, round(total) - product - online))
+                        coi = "Y" if rand() < 0.05 else "N"
+                        # Scored between 10:00:00 and 17:00:00 of the round day.
+                        clock = 10 * 3600 + int(rand() * (7 * 3600 + 1))
+                        scored_at = (
+                            f"{round_day}T{clock // 3600:02d}:{clock % 3600 // 60:02d}:{clock % 60:02d}+09:00"
+                        )
+                        head = f"{app_id},{round_id},R{r:03d},"
+                        tail = f",{coi},{scored_at}\n"
+                        # CRITERIA order: growth, online_readiness, product.
+                        lines.append(f"{head}growth,{growth},30{tail}")
+                        lines.append(f"{head}online_readiness,{online},30{tail}")
+                        lines.append(f"{head}product,{product},40{tail}")
+                    if len(lines) >= 30_000:
+                        rows_total += len(lines)
+                        f.writelines(lines)
+                        lines.clear()
+                rows_total += len(lines)
                 f.writelines(lines)
             rounds.append({"round_id": round_id, "program_code": code, "round_date": round_day})
         return rounds, rows_total
@@ -890,6 +1085,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--first-day", type=date.fromisoformat, default=date(2024, 3, 4))
     p.add_argument("--days", type=int, default=14)
     p.add_argument("--applications", type=int, default=3000)
+    p.add_argument("--sbiz24-applications", type=int, default=None)
+    p.add_argument("--kakao-applications", type=int, default=None)
+    p.add_argument("--edu-other-learners", type=int, default=None)
     p.add_argument("--name", default="demo")
     args = p.parse_args(argv)
     scenario = simulate(
@@ -899,6 +1097,9 @@ def main(argv: list[str] | None = None) -> int:
         days=args.days,
         applications=args.applications,
         name=args.name,
+        sbiz24_applications=args.sbiz24_applications,
+        kakao_applications=args.kakao_applications,
+        edu_other_learners=args.edu_other_learners,
     )
     print(json.dumps(scenario["counts"], ensure_ascii=False, sort_keys=True))
     return 0

@@ -14,9 +14,11 @@ from datetime import datetime
 
 import requests
 
+from panro.connectors.http import RETRY_STATUSES, RetryPolicy, send_with_retries
+
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = {429, 500, 502, 503, 504}
+__all__ = ["RETRY_STATUSES", "Page", "PortalAuthError", "PortalClient", "PortalError"]
 
 
 class PortalError(RuntimeError):
@@ -58,40 +60,19 @@ class PortalClient:
         self._session = requests.Session()
         self._session.headers["Authorization"] = f"Bearer {self.token}"
 
-    def _delay(self, attempt: int, response: requests.Response | None) -> float:
-        if response is not None and response.headers.get("Retry-After"):
-            try:
-                return min(float(response.headers["Retry-After"]), self.backoff_max_s)
-            except ValueError:
-                pass  # an HTTP-date Retry-After: fall back to exponential backoff
-        return min(self.backoff_base_s * 2 ** (attempt - 1), self.backoff_max_s)
-
     def _get(self, params: dict[str, str]) -> requests.Response:
         url = f"{self.base_url.rstrip('/')}/api/v1/applications"
-        for attempt in range(1, self.max_attempts + 1):
-            response: requests.Response | None = None
-            try:
-                response = self._session.get(url, params=params, timeout=self.timeout_s)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code == 200:
-                    return response
-                if response.status_code == 401:
-                    raise PortalAuthError(f"GET {url} {params}: 401 unauthorised (check PORTAL_TOKEN)")
-                if response.status_code not in RETRY_STATUSES:
-                    raise PortalError(
-                        f"GET {url} {params}: HTTP {response.status_code}: {response.text[:300]}"
-                    )
-                problem = f"HTTP {response.status_code}"
-            if attempt == self.max_attempts:
-                raise PortalError(f"GET {url} {params}: gave up after {attempt} attempts, last: {problem}")
-            delay = self._delay(attempt, response)
-            log.warning(
-                "portal %s (attempt %d/%d), retrying in %.1fs", problem, attempt, self.max_attempts, delay
-            )
-            self.sleep(delay)
-        raise AssertionError("unreachable")
+        return send_with_retries(
+            lambda: self._session.get(url, params=params, timeout=self.timeout_s),
+            label=f"GET {url} {params}",
+            policy=RetryPolicy(self.max_attempts, self.backoff_base_s, self.backoff_max_s, self.sleep),
+            error=PortalError,
+            auth_error=PortalAuthError,
+            auth_hint="check PORTAL_TOKEN",
+            system="portal",
+            secrets=(self.token,),
+            logger=log,
+        )
 
     def pages(self, since: datetime, until: datetime) -> Iterator[Page]:
         """Every page of application versions with ``since <= updated_at < until``."""

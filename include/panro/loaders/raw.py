@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psycopg
+from psycopg import sql
 
 
 def canonical_json(record: object) -> str:
@@ -126,25 +127,63 @@ def copy_portal_versions(
     return received, inserted
 
 
-def copy_evaluation_rows(
-    conn: psycopg.Connection, load_id: str, source_file: str, file_sha256: str, rows: Iterable[dict]
+def copy_file_rows(
+    conn: psycopg.Connection,
+    table: str,
+    load_id: str,
+    source_file: str,
+    file_sha256: str,
+    rows: Iterable[tuple[int, dict]],
+    dedupe: str = "file_line",
 ) -> tuple[int, int]:
-    """Land the rows of one score file (``line_no`` = line in the file, header = 1)."""
+    """Land the ``(line_no, row)`` pairs of one file into ``table`` (a raw file-row table).
+
+    ``dedupe="file_line"`` keeps every line of every file (a re-load of the same file adds nothing);
+    ``"content"`` keeps one row per distinct row content (for snapshots that repeat rows)."""
+    schema, name = table.split(".")
     conn.execute(
-        """create temporary table evaluation_incoming (line_no integer, record_hash text, record text)
-           on commit drop"""
+        "create temporary table file_incoming (line_no integer, record_hash text, record text) on commit drop"
     )
     received = 0
-    with conn.cursor().copy("copy evaluation_incoming (line_no, record_hash, record) from stdin") as copy:
-        for line_no, row in enumerate(rows, start=2):
+    with conn.cursor().copy("copy file_incoming (line_no, record_hash, record) from stdin") as copy:
+        for line_no, row in rows:
             text = canonical_json(row)
             copy.write_row((line_no, sha256_text(text), text))
             received += 1
+    conflict = "(file_sha256, line_no)" if dedupe == "file_line" else "(record_hash)"
+    # distinct on: with content de-duplication, a row repeated inside one file lands once too.
+    incoming = (
+        "file_incoming"
+        if dedupe == "file_line"
+        else "(select distinct on (record_hash) * from file_incoming order by record_hash, line_no) i"
+    )
     inserted = conn.execute(
-        """insert into raw.evaluation_scores
-               (load_id, loaded_at, source_file, file_sha256, line_no, record_hash, record)
-           select %s, now(), %s, %s, line_no, record_hash, record::jsonb from evaluation_incoming
-           on conflict (file_sha256, line_no) do nothing""",
+        sql.SQL(
+            """insert into {}.{} (load_id, loaded_at, source_file, file_sha256, line_no, record_hash, record)
+               select %s, now(), %s, %s, line_no, record_hash, record::jsonb from """
+            + incoming
+            + " on conflict "
+            + conflict
+            + " do nothing"
+        ).format(sql.Identifier(schema), sql.Identifier(name)),
         (load_id, source_file, file_sha256),
     ).rowcount
     return received, inserted
+
+
+def copy_nts_answers(conn: psycopg.Connection, load_id: str, asked_on, rows: Iterable[dict]) -> int:
+    """Keep one tax-office answer per number and day; returns how many were new."""
+    conn.execute(
+        "create temporary table nts_incoming (b_no text, record_hash text, record text) on commit drop"
+    )
+    with conn.cursor().copy("copy nts_incoming (b_no, record_hash, record) from stdin") as copy:
+        for row in rows:
+            text = canonical_json(row)
+            copy.write_row((row.get("b_no"), sha256_text(text), text))
+    return conn.execute(
+        """insert into raw.nts_status_answers (load_id, loaded_at, asked_on, b_no, record_hash, record)
+           select distinct on (b_no) %s, now(), %s, b_no, record_hash, record::jsonb
+             from nts_incoming where b_no is not null order by b_no
+           on conflict (asked_on, b_no) do nothing""",
+        (load_id, asked_on),
+    ).rowcount

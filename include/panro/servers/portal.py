@@ -6,8 +6,10 @@ The window is half-open, ``updated_since <= updated_at < updated_until``, so con
 intervals never overlap.
 
 The simulator's own control endpoint, ``POST /_sim/clock`` with ``{"now": "<ISO-8601>"}``, sets the
-scenario clock: the portal shows only what existed by then. Only the replay harness calls it; the
-connector knows nothing of it.
+scenario clock: the portal shows only what existed by then. ``GET``/``POST /_sim/faults`` read and set
+fault injection (``panro.servers.faults``: 429, 5xx, timeouts, resets, a record seen twice across pages),
+off unless a :class:`FaultPlan` with a rate above zero is given. Only the replay harness and tests call
+``/_sim/*``; the connector knows nothing of it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+from panro.servers.faults import FAULTS_PATH, FaultPlan, SimHandler
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +99,17 @@ class PortalState:
         with self._lock:
             self.clock = now
 
-    def page(self, since: datetime | None, until: datetime | None, cursor: str | None, limit: int) -> dict:
+    def page(
+        self,
+        since: datetime | None,
+        until: datetime | None,
+        cursor: str | None,
+        limit: int,
+        repeat_last: bool = False,
+    ) -> dict:
+        """One page. ``repeat_last`` (a fault: the record changed while the client was paging) makes the
+        next page start again with this page's last item, when there is a next page and this one holds
+        at least two items (so paging still moves on)."""
         with self._lock:
             clock = self.clock
         if cursor:
@@ -123,25 +137,32 @@ class PortalState:
             and (until is None or self._keys[index].updated_at < until)
             and (clock is None or self._keys[index].updated_at <= clock)
         )
-        return {"items": items, "next_cursor": _encode_cursor(last) if more else None}
+        if not more or last is None:
+            return {"items": items, "next_cursor": None}
+        if repeat_last and len(items) >= 2:
+            # A key just before the last item's: the next page begins with the last item again.
+            return {
+                "items": items,
+                "next_cursor": _encode_cursor(_Key(last.updated_at, last.application_id, last.seq - 1)),
+            }
+        return {"items": items, "next_cursor": _encode_cursor(last)}
 
 
-def _make_handler(state: PortalState) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def can_repeat_last(body: dict) -> bool:
+    """Whether a page can carry the ``duplicate`` fault (see :meth:`PortalState.page`)."""
+    return body.get("next_cursor") is not None and len(body.get("items") or []) >= 2
+
+
+def _make_handler(
+    state: PortalState, faults: FaultPlan, stopping: threading.Event
+) -> type[BaseHTTPRequestHandler]:
+    class Handler(SimHandler):
         server_version = "panro-portal-sim/1"
-
-        def log_message(self, fmt: str, *args) -> None:  # route access logs to logging, not stderr
-            log.debug("portal %s " + fmt, self.address_string(), *args)
+        sim_name = "portal"
+        fault_kinds = ("429", "5xx", "timeout", "reset", "duplicate")
 
         def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(status, body, headers)
 
         def _authorised(self) -> bool:
             header = self.headers.get("Authorization", "")
@@ -150,8 +171,14 @@ def _make_handler(state: PortalState) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             url = urlparse(self.path)
+            if url.path == FAULTS_PATH:
+                self.handle_faults_control("GET")
+                return
             if url.path != "/api/v1/applications":
                 self._send(HTTPStatus.NOT_FOUND, {"error": f"no such resource: {url.path}"})
+                return
+            fault = self.draw_fault()
+            if self.inject(fault):
                 return
             if not self._authorised():
                 self._send(HTTPStatus.UNAUTHORIZED, {"error": "missing or invalid bearer token"})
@@ -174,14 +201,22 @@ def _make_handler(state: PortalState) -> type[BaseHTTPRequestHandler]:
                     raise BadRequest(f"limit: not an integer: {query.get('limit')!r}") from exc
                 if not 1 <= limit <= MAX_LIMIT:
                     raise BadRequest(f"limit: must be 1..{MAX_LIMIT}, got {limit}")
-                body = state.page(since, until, query.get("cursor"), limit)
+                duplicate = fault is not None and fault.kind == "duplicate"
+                body = state.page(since, until, query.get("cursor"), limit, repeat_last=duplicate)
             except BadRequest as exc:
                 self._send(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
                 return
+            if duplicate and can_repeat_last(body):
+                self.faults.record(fault)
+                log.info("portal: injecting duplicate (request %d)", fault.request)
             self._send(HTTPStatus.OK, body)
 
         def do_POST(self) -> None:  # noqa: N802
-            if urlparse(self.path).path != "/_sim/clock":
+            path = urlparse(self.path).path
+            if path == FAULTS_PATH:
+                self.handle_faults_control("POST")
+                return
+            if path != "/_sim/clock":
                 self._send(HTTPStatus.NOT_FOUND, {"error": "no such resource"})
                 return
             try:
@@ -194,15 +229,21 @@ def _make_handler(state: PortalState) -> type[BaseHTTPRequestHandler]:
             state.set_clock(now)
             self._send(HTTPStatus.OK, {"now": now.isoformat() if now else None})
 
+    Handler.faults = faults
+    Handler.stopping = stopping
     return Handler
 
 
 class PortalServer:
     """A running simulated portal on a background thread (``with PortalServer(...) as srv``)."""
 
-    def __init__(self, state: PortalState, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, state: PortalState, host: str = "127.0.0.1", port: int = 0, faults: FaultPlan | None = None
+    ) -> None:
         self.state = state
-        self.httpd = ThreadingHTTPServer((host, port), _make_handler(state))
+        self.faults = faults if faults is not None else FaultPlan()  # off, until POST /_sim/faults
+        self._stopping = threading.Event()
+        self.httpd = ThreadingHTTPServer((host, port), _make_handler(state, self.faults, self._stopping))
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="portal-sim", daemon=True
@@ -218,6 +259,7 @@ class PortalServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # ends injected stalls at once
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join(timeout=5)

@@ -66,3 +66,65 @@ create table if not exists ops.processed_files (
     loaded_at   timestamptz not null,
     primary key (source, file_name, sha256)
 );
+
+-- Partner-channel and reference files (sources.md §2-§4, §7): one row per data line of a file, the
+-- line as received (keyed by its header, values as text). A file is one load; line_no is the line in
+-- the file (CSV, header = 1) or the sheet row (XLSX). A line repeated inside a file stays two rows:
+-- raw is what was sent; staging de-duplicates.
+create table if not exists raw.sbiz24_o2o_applications (
+    raw_id bigserial primary key, load_id text not null, loaded_at timestamptz not null,
+    source_file text not null, file_sha256 text not null, line_no integer not null,
+    record_hash text not null, record jsonb not null,
+    constraint sbiz24_o2o_applications_file_line_key unique (file_sha256, line_no)
+);
+create table if not exists raw.kakao_applications (
+    raw_id bigserial primary key, load_id text not null, loaded_at timestamptz not null,
+    source_file text not null, file_sha256 text not null, line_no integer not null,
+    record_hash text not null, record jsonb not null,
+    constraint kakao_applications_file_line_key unique (file_sha256, line_no)
+);
+create table if not exists raw.edu_completions (
+    raw_id bigserial primary key, load_id text not null, loaded_at timestamptz not null,
+    source_file text not null, file_sha256 text not null, line_no integer not null,
+    record_hash text not null, record jsonb not null,
+    constraint edu_completions_file_line_key unique (file_sha256, line_no)
+);
+
+-- Reference lists arrive as daily snapshots that repeat yesterday's rows: one raw row per distinct
+-- row content (record_hash), first file that carried it.
+create table if not exists raw.reference_credit_checks (
+    raw_id bigserial primary key, load_id text not null, loaded_at timestamptz not null,
+    source_file text not null, file_sha256 text not null, line_no integer not null,
+    record_hash text not null unique, record jsonb not null
+);
+create table if not exists raw.reference_fair_trade_violations (
+    raw_id bigserial primary key, load_id text not null, loaded_at timestamptz not null,
+    source_file text not null, file_sha256 text not null, line_no integer not null,
+    record_hash text not null unique, record jsonb not null
+);
+create table if not exists raw.reference_certifications (
+    raw_id bigserial primary key, load_id text not null, loaded_at timestamptz not null,
+    source_file text not null, file_sha256 text not null, line_no integer not null,
+    record_hash text not null unique, record jsonb not null
+);
+create table if not exists raw.reference_mail_order_registry (
+    raw_id bigserial primary key, load_id text not null, loaded_at timestamptz not null,
+    source_file text not null, file_sha256 text not null, line_no integer not null,
+    record_hash text not null unique, record jsonb not null
+);
+create table if not exists raw.reference_onnuri_listings (
+    raw_id bigserial primary key, load_id text not null, loaded_at timestamptz not null,
+    source_file text not null, file_sha256 text not null, line_no integer not null,
+    record_hash text not null unique, record jsonb not null
+);
+
+-- 국세청 status answers, kept per day asked: the API answers the status *now*, so the status on a
+-- deadline can only be read later from the answers kept on (or near) that day.
+create table if not exists raw.nts_status_answers (
+    raw_id bigserial primary key, load_id text not null, loaded_at timestamptz not null,
+    asked_on date not null,             -- the business day (KST) the answer is for
+    b_no text not null,
+    record_hash text not null,
+    record jsonb not null,              -- one element of the answer's data[]
+    constraint nts_status_answers_day_key unique (asked_on, b_no)
+);

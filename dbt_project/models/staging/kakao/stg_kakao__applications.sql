@@ -1,0 +1,241 @@
+-- One row per version of a 소담스퀘어 KakaoTalk-channel application (raw.kakao_applications), typed.
+-- Staff type the workbooks by hand: every value is trimmed (runs of spaces, no-break and ideographic
+-- spaces become one space), blank rows are dropped, the BRN is read with hyphens, spaces or dots,
+-- 신청일시 from any of the forms staff use and 개인정보동의 from Y/N/동의/미동의. The site is the workbook name's prefix (<site>_YYYYMMDD.xlsx).
+-- The workbooks carry no application number, so application_id is made here:
+--   KAKAO-<site_code>-<brn>    when 사업자등록번호 normalises to 10 digits, else
+--   KAKAO-<site_code>-H<hash>  the first 12 hex digits of md5(상호 | 대표자명 | digits of 연락처).
+-- As in stg_sbiz24__o2o_applications, received rows are ordered per application_id (workbook day from
+-- the file name, then raw_id) and a version is a run of rows whose typed content is unchanged; the first
+-- row of each run is kept with the count of rows it stands for.
+{%- set clean_template -%}
+    nullif(btrim(regexp_replace(record ->> 'KEY', '[\s\u00a0\u3000]+', ' ', 'g')), '')
+{%- endset %}
+{%- set workbook_date = try_cast_date(
+    "substr(workbook_digits, 1, 4) || '-' || substr(workbook_digits, 5, 2) || '-' || substr(workbook_digits, 7, 2)"
+) %}
+with
+
+source as (
+
+    select * from {{ source('kakao', 'kakao_applications') }}
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        raw_id,
+        load_id,
+        record_hash,
+        source_file,
+        line_no,
+
+        ---------- site and workbook day (from <site>_YYYYMMDD.xlsx)
+        substring(
+            lower(regexp_replace(source_file, '^.*[/\\]', '')) from '^(.+)_[0-9]{8}\.xlsx?$'
+        ) as site_code,
+        substring(
+            lower(regexp_replace(source_file, '^.*[/\\]', '')) from '_([0-9]{8})\.xlsx?$'
+        ) as workbook_digits,
+        loaded_at as version_received_at,
+
+        ---------- the row as typed, trimmed
+        {{ clean_template | replace('KEY', '신청일시') }} as submitted_at_text,
+        {{ clean_template | replace('KEY', '사업자등록번호') }} as brn_text,
+        {{ clean_template | replace('KEY', '상호') }} as business_name,
+        {{ clean_template | replace('KEY', '대표자명') }} as representative_name,
+        {{ clean_template | replace('KEY', '연락처') }} as phone,
+        {{ clean_template | replace('KEY', '지역') }} as region,
+        {{ clean_template | replace('KEY', '희망프로그램') }} as program_wish,
+        {{ clean_template | replace('KEY', '개인정보동의') }} as consent_privacy_text
+
+    from source
+
+),
+
+parsed as (
+
+    select
+        renamed.*,
+        {{ workbook_date }} as workbook_date,
+        -- 2024.03.05 14:20 / 2024-03-05 14:20 / 2024/3/5 / 2024-03-05T14:20:00 -> 'YYYY-MM-DD[ HH:MI:SS]'
+        submitted_parts.parts[1] || '-' || lpad(submitted_parts.parts[2], 2, '0') || '-'
+            || lpad(submitted_parts.parts[3], 2, '0')
+            || coalesce(
+                ' ' || lpad(submitted_parts.parts[4], 2, '0') || ':' || submitted_parts.parts[5] || ':'
+                    || coalesce(submitted_parts.parts[6], '00'),
+                ''
+            ) as submitted_at_canonical,
+        submitted_parts.parts is not null and submitted_parts.parts[4] is null as submitted_text_is_date_only,
+        -- an Excel serial day number typed as text (45356.597...): days since 1899-12-30
+        case
+            when submitted_at_text ~ '^[1-9][0-9]{4}(\.[0-9]+)?$' then submitted_at_text::numeric
+        end as submitted_excel_serial,
+        replace(lower(consent_privacy_text), ' ', '') as consent_privacy_key
+    from renamed
+    cross join lateral (
+        select regexp_match(
+            submitted_at_text,
+            '^([0-9]{4}) ?[./-] ?([0-9]{1,2}) ?[./-] ?([0-9]{1,2})\.?(?:(?: |T)([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?)?$'
+        ) as parts
+    ) as submitted_parts
+    -- a blank sheet row (the trailing one staff leave) is no application
+    where coalesce(
+        submitted_at_text, brn_text, business_name, representative_name, phone, region, program_wish,
+        consent_privacy_text
+    ) is not null
+
+),
+
+typed as (
+
+    select
+        parsed.*,
+        -- staff also type the BRN with dots (120.81.47521)
+        {{ normalize_brn("replace(brn_text, '.', '')") }} as brn,
+        {{ brn_is_valid("replace(brn_text, '.', '')") }} as brn_is_valid,
+        coalesce(
+            -- ISO text, with or without an offset (an Excel date cell arrives so)
+            {{ try_cast_timestamptz('submitted_at_text') }},
+            -- a date and time typed by hand
+            case
+                when not submitted_text_is_date_only
+                    then {{ try_cast_timestamptz('submitted_at_canonical') }}
+            end,
+            -- a date alone: 00:00 KST of that day (flagged by submitted_at_is_date_only)
+            case
+                when submitted_text_is_date_only
+                    then cast({{ try_cast_date('submitted_at_canonical') }} as timestamp) at time zone 'Asia/Seoul'
+            end,
+            case
+                when submitted_excel_serial is not null
+                    then (
+                        timestamp '1899-12-30'
+                        + make_interval(secs => cast(round(submitted_excel_serial * 86400) as double precision))
+                    ) at time zone 'Asia/Seoul'
+            end
+        ) as submitted_at,
+        coalesce(submitted_text_is_date_only, false)
+            or coalesce(submitted_excel_serial = trunc(submitted_excel_serial), false) as submitted_at_is_date_only,
+        case
+            when consent_privacy_key in ('y', 'yes', 'o', '동의', '동의함', '예', '네', 'true', '1') then true
+            when consent_privacy_key in ('n', 'no', 'x', '미동의', '비동의', '동의안함', '거부', '아니오', '아니요', 'false', '0')
+                then false
+        end as consent_privacy
+    from parsed
+
+),
+
+identified as (
+
+    select
+        typed.*,
+        'KAKAO-' || site_code || '-' || coalesce(
+            brn,
+            'H' || left(md5(
+                coalesce(business_name, '') || '|' || coalesce(representative_name, '') || '|'
+                || coalesce(regexp_replace(phone, '[^0-9]', '', 'g'), '')
+            ), 12)
+        ) as application_id,
+        -- what makes a new version: the typed values (2024.03.05 14:20 and 2024-03-05T14:20:00 are equal)
+        jsonb_build_array(
+            coalesce(cast(submitted_at as text), submitted_at_text),
+            coalesce(brn, brn_text),
+            business_name,
+            representative_name,
+            phone,
+            region,
+            program_wish,
+            coalesce(cast(consent_privacy as text), consent_privacy_text)
+        )::text as content_key,
+        -- receipt order: the workbook day, else (a name without a date) the KST day it was landed
+        coalesce(workbook_date, cast(version_received_at at time zone 'Asia/Seoul' as date)) as received_on
+    from typed
+
+),
+
+changes as (
+
+    select
+        identified.*,
+        case
+            when content_key is not distinct from lag(content_key) over received_order then 0
+            else 1
+        end as starts_version
+    from identified
+    window received_order as (partition by application_id order by received_on, raw_id)
+
+),
+
+numbered as (
+
+    select
+        changes.*,
+        sum(starts_version) over (
+            partition by application_id
+            order by received_on, raw_id
+            rows between unbounded preceding and current row
+        ) as version_no
+    from changes
+
+),
+
+counted as (
+
+    select
+        numbered.*,
+        count(*) over (partition by application_id, version_no) as times_received
+    from numbered
+
+),
+
+final as (
+
+    select
+        ---------- ids
+        application_id,
+        cast(version_no as integer) as version_no,
+        site_code,
+        raw_id,
+        load_id,
+        record_hash,
+        source_file,
+        line_no,
+
+        ---------- timestamps
+        submitted_at,
+        cast(submitted_at at time zone 'Asia/Seoul' as date) as submitted_on,
+        submitted_at_is_date_only,
+        submitted_at_text,
+
+        ---------- business identity (personal data: kept out of marts)
+        brn,
+        brn_text,
+        brn_is_valid,
+        business_name,
+        representative_name,
+
+        ---------- location and contact (personal data: kept out of marts)
+        region,
+        phone,
+
+        ---------- request
+        program_wish,
+
+        ---------- consents
+        consent_privacy,
+        consent_privacy_text,
+
+        ---------- receipt
+        workbook_date,
+        version_received_at,
+        cast(times_received as integer) as times_received
+
+    from counted
+    where starts_version = 1
+
+)
+
+select * from final

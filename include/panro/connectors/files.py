@@ -1,0 +1,119 @@
+"""Readers of the drop-folder sources (sources.md §2-§4, §6, §7): bytes in, ``(line_no, row)`` out.
+
+A reader refuses a file whole (``RefusedFile``, naming the file and the problem) when it cannot be
+read as the contract says: wrong encoding, wrong header, a truncated file. It does not judge values:
+a row with a bad BRN or date is data, landed as received, and judged later. Values stay text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+import zlib
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from xml.etree.ElementTree import ParseError
+
+Row = tuple[int, dict[str, str]]
+
+
+class RefusedFile(ValueError):
+    """The file as a whole cannot be read; the message names the file and the problem."""
+
+
+def _decode(data: bytes, name: str, encoding: str) -> str:
+    if not data.strip():
+        raise RefusedFile(f"{name}: empty file")
+    if encoding == "cp949":
+        # UTF-8 Hangul can decode as (wrong) CP949 text: recognise a UTF-8 file before trying.
+        try:
+            data.decode("utf-8")
+            if any(b > 0x7F for b in data):
+                raise RefusedFile(f"{name}: the file is UTF-8, the contract says CP949")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("utf-8-sig" if encoding == "utf-8" else encoding)
+    except UnicodeDecodeError as exc:
+        raise RefusedFile(
+            f"{name}: not {encoding.upper()} (byte {exc.start}: {data[exc.start : exc.start + 2]!r})"
+        ) from exc
+
+
+def read_csv(data: bytes, name: str, header: Sequence[str], encoding: str = "utf-8") -> list[Row]:
+    text = _decode(data, name, encoding)
+    if not text.endswith(("\n", "\r")):
+        raise RefusedFile(f"{name}: does not end with a line break (truncated file?)")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    found = [h.strip() for h in next(reader)]
+    if found != list(header):
+        raise RefusedFile(f"{name}: header is {found}, expected {list(header)}")
+    rows: list[Row] = []
+    for values in reader:
+        line_no = reader.line_num
+        if not values or all(not v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            raise RefusedFile(f"{name}: line {line_no} has {len(values)} fields, expected {len(header)}")
+        rows.append((line_no, dict(zip(header, values, strict=True))))
+    return rows
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_xlsx(data: bytes, name: str, sheet: str, header: Sequence[str]) -> list[Row]:
+    """Rows of ``sheet`` under its header row; title rows above the header (merged or not) are
+    skipped, blank rows dropped. Date cells become ISO text; typed text stays as typed."""
+    from openpyxl import load_workbook
+
+    if not data:
+        raise RefusedFile(f"{name}: empty file")
+    try:
+        return _read_sheet(
+            load_workbook(io.BytesIO(data), read_only=True, data_only=True), name, sheet, header
+        )
+    except _BROKEN_ZIP as exc:
+        raise RefusedFile(
+            f"{name}: not a readable XLSX workbook (truncated?): {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+# What a cut-short or corrupt workbook raises, at opening or while rows are read.
+_BROKEN_ZIP = (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, zlib.error, ParseError)
+
+
+def _read_sheet(workbook, name: str, sheet: str, header: Sequence[str]) -> list[Row]:
+    try:
+        if sheet not in workbook.sheetnames:
+            raise RefusedFile(f"{name}: no sheet {sheet!r} (sheets: {workbook.sheetnames})")
+        expected = list(header)
+        rows: list[Row] = []
+        header_at = None
+        for row_no, values in enumerate(workbook[sheet].iter_rows(values_only=True), start=1):
+            texts = [_cell_text(v) for v in values]
+            if header_at is None:
+                if [t.strip() for t in texts[: len(expected)]] == expected:
+                    header_at = row_no
+                elif row_no > 10:
+                    break
+                continue
+            if all(not t.strip() for t in texts):
+                continue
+            texts = (texts + [""] * len(expected))[: len(expected)]
+            rows.append((row_no, dict(zip(expected, texts, strict=True))))
+        if header_at is None:
+            raise RefusedFile(f"{name}: no header row {expected} in the first 10 rows of {sheet!r}")
+        return rows
+    finally:
+        workbook.close()

@@ -1,0 +1,132 @@
+"""Drop-folder sources: each new file is read whole, then landed in one transaction with COPY.
+
+A file is loaded once: the processed-file ledger keys it by name and SHA-256 (a corrected
+re-delivery under the same name is a new file). A file that cannot be read is refused whole, its
+name and problem recorded in the load ledger, and the other files still load. A load killed half way
+commits nothing, so its rerun lands every line exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from panro.connectors.files import RefusedFile, Row, read_csv, read_xlsx
+from panro.loaders.raw import LoadResult, copy_file_rows, ledger_finish, ledger_start, new_load_id
+from panro.warehouse import connect, ensure_schema
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FileSource:
+    name: str  # ledger source name and drop sub-folder
+    pattern: str  # file glob inside the sub-folder
+    table: str  # raw table (schema-qualified)
+    read: Callable[[bytes, str], list[Row]]
+    # "file_line": every line of every file is a row; "content": one row per distinct row content
+    # (daily snapshots that repeat yesterday's rows).
+    dedupe: str = "file_line"
+
+
+def _csv(header: str, encoding: str = "utf-8") -> Callable[[bytes, str], list[Row]]:
+    columns = header.split(",")
+    return lambda data, name: read_csv(data, name, columns, encoding)
+
+
+SBIZ24_HEADER = "접수번호,사업자등록번호,상호명,대표자명,업종코드,시도,시군구,신청플랫폼,신청일시,처리상태,상시근로자수,연매출액,연락처"
+KAKAO_HEADER = "신청일시,사업자등록번호,상호,대표자명,연락처,지역,희망프로그램,개인정보동의"
+
+SOURCES: dict[str, FileSource] = {
+    source.name: source
+    for source in [
+        FileSource(
+            "evaluation",
+            "scores_*.csv",
+            "raw.evaluation_scores",
+            _csv(
+                "application_id,round_id,reviewer_id,criterion,score,max_score,conflict_of_interest,scored_at"
+            ),
+        ),
+        FileSource("sbiz24", "o2o_*.csv", "raw.sbiz24_o2o_applications", _csv(SBIZ24_HEADER, "cp949")),
+        FileSource(
+            "kakao",
+            "*.xlsx",
+            "raw.kakao_applications",
+            lambda data, name: read_xlsx(data, name, "신청목록", KAKAO_HEADER.split(",")),
+        ),
+        FileSource(
+            "edu",
+            "completions_*.csv",
+            "raw.edu_completions",
+            _csv("brn,learner_id,course_type,course_code,course_name,completed_on"),
+        ),
+    ]
+    + [
+        FileSource(
+            f"reference_{entity}", f"{entity}_*.csv", f"raw.reference_{entity}", _csv(header), "content"
+        )
+        for entity, header in {
+            "credit_checks": "brn,checked_on,national_tax_arrears,local_tax_arrears,financial_default",
+            "fair_trade_violations": "brn,decided_on,case_no,violation_type",
+            "certifications": "brn,cert_type,cert_no,valid_from,valid_to",
+            "mail_order_registry": "brn,registered_on,status",
+            "onnuri_listings": "brn,listed_from,listed_to",
+        }.items()
+    ]
+}
+
+
+def source_folder(drop_dir: Path, source: FileSource) -> Path:
+    # reference lists share one folder, as the partner sends them
+    return drop_dir / ("reference" if source.name.startswith("reference_") else source.name)
+
+
+def ingest_files(url: str, source: FileSource, drop_dir: Path, run_id: str | None) -> list[LoadResult]:
+    """Load every file of ``source`` not loaded yet, oldest name first. Returns one result per file tried."""
+    ensure_schema(url)
+    folder = source_folder(drop_dir, source)
+    results: list[LoadResult] = []
+    for path in sorted(folder.glob(source.pattern)) if folder.is_dir() else []:
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        with connect(url) as conn:
+            seen = conn.execute(
+                "select 1 from ops.processed_files where source = %s and file_name = %s and sha256 = %s",
+                (source.name, path.name, digest),
+            ).fetchone()
+        if seen:
+            continue
+        result = LoadResult(
+            new_load_id(source.name), source.name, source_file=path.name, bytes_received=len(data)
+        )
+        with connect(url) as conn:
+            ledger_start(conn, result, run_id=run_id)
+        try:
+            rows = source.read(data, path.name)
+            with connect(url) as conn:
+                result.rows_received, result.rows_inserted = copy_file_rows(
+                    conn, source.table, result.load_id, path.name, digest, rows, source.dedupe
+                )
+                conn.execute(
+                    """insert into ops.processed_files (source, file_name, sha256, load_id, loaded_at)
+                       values (%s, %s, %s, %s, now())""",
+                    (source.name, path.name, digest, result.load_id),
+                )
+                result.outcome = "success"
+                ledger_finish(conn, result)
+        except RefusedFile as exc:
+            result.outcome, result.message = "refused", str(exc)
+            log.error("refused %s", exc)
+            with connect(url) as conn:
+                ledger_finish(conn, result)
+        except Exception as exc:
+            result.outcome, result.message = "failed", f"{type(exc).__name__}: {exc}"
+            with connect(url) as conn:
+                ledger_finish(conn, result)
+            raise
+        results.append(result)
+    return results
