@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 log = logging.getLogger(__name__)
 
@@ -269,3 +269,53 @@ class SimHandler(BaseHTTPRequestHandler):
                 return
             log.info("%s: faults now %s", self.sim_name, self.faults.snapshot(self.fault_kinds))
         self.send_json(HTTPStatus.OK, self.faults.snapshot(self.fault_kinds))
+
+
+class SimServer:
+    """A simulated external system running on a background thread (``with Server(...) as srv``).
+
+    Subclasses give ``make_handler(state, faults, stopping)`` and a thread name; faults are off until
+    configured (``POST /_sim/faults``) unless a plan is given.
+    """
+
+    thread_name = "sim"
+
+    @staticmethod
+    def make_handler(state, faults: FaultPlan, stopping: threading.Event) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def __init__(
+        self, state, host: str = "127.0.0.1", port: int = 0, faults: FaultPlan | None = None
+    ) -> None:
+        self.state = state
+        self.faults = faults if faults is not None else FaultPlan()
+        self._stopping = threading.Event()
+        self.httpd = ThreadingHTTPServer((host, port), self.make_handler(state, self.faults, self._stopping))
+        self.httpd.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=self.thread_name,
+            daemon=True,
+        )
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # ends injected stalls at once
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

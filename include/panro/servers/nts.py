@@ -23,12 +23,11 @@ import threading
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from http import HTTPStatus
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from panro.brn import normalize_brn
-from panro.servers.faults import FAULTS_PATH, FaultPlan, SimHandler
+from panro.servers.faults import FAULTS_PATH, FaultPlan, SimHandler, SimServer
 from panro.servers.portal import BadRequest, parse_instant
 
 log = logging.getLogger(__name__)
@@ -298,38 +297,8 @@ def _make_handler(state: NtsState, faults: FaultPlan, stopping: threading.Event)
     return Handler
 
 
-class NtsServer:
+class NtsServer(SimServer):
     """A running simulated NTS status API on a background thread (``with NtsServer(...) as srv``)."""
 
-    def __init__(
-        self, state: NtsState, host: str = "127.0.0.1", port: int = 0, faults: FaultPlan | None = None
-    ) -> None:
-        self.state = state
-        self.faults = faults if faults is not None else FaultPlan()  # off, until POST /_sim/faults
-        self._stopping = threading.Event()
-        self.httpd = ThreadingHTTPServer((host, port), _make_handler(state, self.faults, self._stopping))
-        self.httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="nts-sim", daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> NtsServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # ends injected stalls at once
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> NtsServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    thread_name = "nts-sim"
+    make_handler = staticmethod(_make_handler)

@@ -23,11 +23,11 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from panro.servers.faults import FAULTS_PATH, FaultPlan, SimHandler
+from panro.servers.faults import FAULTS_PATH, FaultPlan, SimHandler, SimServer
 
 log = logging.getLogger(__name__)
 
@@ -234,38 +234,8 @@ def _make_handler(
     return Handler
 
 
-class PortalServer:
+class PortalServer(SimServer):
     """A running simulated portal on a background thread (``with PortalServer(...) as srv``)."""
 
-    def __init__(
-        self, state: PortalState, host: str = "127.0.0.1", port: int = 0, faults: FaultPlan | None = None
-    ) -> None:
-        self.state = state
-        self.faults = faults if faults is not None else FaultPlan()  # off, until POST /_sim/faults
-        self._stopping = threading.Event()
-        self.httpd = ThreadingHTTPServer((host, port), _make_handler(state, self.faults, self._stopping))
-        self.httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="portal-sim", daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> PortalServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # ends injected stalls at once
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> PortalServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    thread_name = "portal-sim"
+    make_handler = staticmethod(_make_handler)
