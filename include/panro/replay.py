@@ -130,7 +130,8 @@ def _replay(first: date, last: date, scenario: Path | None, sim_control: list[st
         started = time.monotonic()
         end_of_day = datetime.combine(day + timedelta(days=1), datetime.min.time(), KST)
         for url in sim_control:
-            _set_sim_clock(url, end_of_day)
+            # the last instant of D: the systems show D's state (a status effective on D+1 is not yet)
+            _set_sim_clock(url, end_of_day - timedelta(microseconds=1))
         if scenario:
             from panro.simulate import deliver_files
 
