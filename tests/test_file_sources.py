@@ -112,8 +112,9 @@ def test_kakao_workbook_without_the_header_is_refused():
     wb.active.append(["신청일시", "사업자번호"])
     buffer = io.BytesIO()
     wb.save(buffer)
-    with pytest.raises(RefusedFile, match="no header row"):
+    with pytest.raises(RefusedFile, match="no header row") as info:
         SOURCES["kakao"].read(buffer.getvalue(), "daegu_20240310.xlsx")
+    assert "not a readable" not in str(info.value)  # a header problem is not called a broken file
 
 
 def test_reference_lists_read_as_utf8_csv():

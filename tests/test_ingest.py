@@ -122,15 +122,17 @@ def test_score_files_load_once_and_bad_files_are_refused_whole(fresh_db, tmp_pat
     assert "header" in results["scores_20240308-1-3.csv"].message
     assert results["scores_20240308-1-4.csv"].outcome == "refused"
     assert "scores_20240308-1-4.csv" in results["scores_20240308-1-4.csv"].message
-    # the good file is not loaded again; the refused ones are tried again (and refused again)
-    rerun = {r.source_file: r.outcome for r in ingest_evaluation(fresh_db, tmp_path, "run-2")}
-    assert rerun == {"scores_20240308-1-3.csv": "refused", "scores_20240308-1-4.csv": "refused"}
+    # no file is read twice: the good one is loaded, the same bytes would be refused again
+    assert ingest_evaluation(fresh_db, tmp_path, "run-2") == []
+    # a corrected re-delivery under the same name is a new file
+    (folder / "scores_20240308-1-3.csv").write_bytes(score_csv([ROW]))
+    assert [r.outcome for r in ingest_evaluation(fresh_db, tmp_path, "run-3")] == ["success"]
     with psycopg.connect(fresh_db) as conn:
-        assert conn.execute("select count(*) from raw.evaluation_scores").fetchone()[0] == 2
+        assert conn.execute("select count(*) from raw.evaluation_scores").fetchone()[0] == 3
         messages = [
             m for (m,) in conn.execute("select message from ops.load_ledger where outcome = 'refused'")
         ]
-    assert len(messages) == 4 and all(m.startswith("scores_") for m in messages)
+    assert len(messages) == 2 and all(m.startswith("scores_") for m in messages)
 
 
 @pytest.mark.parametrize(
@@ -181,3 +183,14 @@ def test_a_bad_partner_file_is_refused_and_the_others_load(fresh_db, tmp_path):
             "select message from ops.load_ledger where source = 'sbiz24' and outcome = 'refused'"
         ).fetchone()[0]
     assert message == "o2o_20240305.csv: the file is UTF-8, the contract says CP949"
+
+
+def test_the_sources_report_names_refused_files(fresh_db, tmp_path):
+    from panro.report import format_sources
+
+    folder = tmp_path / "edu"
+    folder.mkdir()
+    (folder / "completions_20240304.csv").write_text("brn,learner_id\n")  # wrong header
+    ingest_files(fresh_db, SOURCES["edu"], tmp_path, "run-1")
+    report = format_sources(fresh_db)
+    assert "edu" in report and "completions_20240304.csv: header is" in report

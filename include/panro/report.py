@@ -58,7 +58,7 @@ def format_sources(url: str) -> str:
     lines = [header, "-" * len(header)]
     for source, loads, n_refused, failed, received, kept, size in rows:
         lines.append(
-            f"{source:<32} {loads:>6} {n_refused:>8} {failed:>7} {received:>9} {kept:>9} {size / 1e6:>7.1f}"
+            f"{source:<32} {loads:>6} {n_refused:>8} {failed:>7} {received:>9} {kept:>9} {float(size) / 1e6:>7.1f}"
         )
     if refused:
         lines.append("refused files (whole, nothing of them loaded):")

@@ -83,6 +83,8 @@ def read_xlsx(data: bytes, name: str, sheet: str, header: Sequence[str]) -> list
         return _read_sheet(
             load_workbook(io.BytesIO(data), read_only=True, data_only=True), name, sheet, header
         )
+    except RefusedFile:
+        raise
     except _BROKEN_ZIP as exc:
         raise RefusedFile(
             f"{name}: not a readable XLSX workbook (truncated?): {type(exc).__name__}: {exc}"

@@ -1,8 +1,9 @@
 """Drop-folder sources: each new file is read whole, then landed in one transaction with COPY.
 
-A file is loaded once: the processed-file ledger keys it by name and SHA-256 (a corrected
-re-delivery under the same name is a new file). A file that cannot be read is refused whole, its
-name and problem recorded in the load ledger, and the other files still load. A load killed half way
+A file is read once: the processed-file ledger keys it by name and SHA-256, whether it was loaded or
+refused (the same bytes would be refused again; a corrected re-delivery under the same name is a new
+file and is read). A file that cannot be read is refused whole, its name and problem recorded in the
+load ledger, and the other files still load. A load killed half way
 commits nothing, so its rerun lands every line exactly once.
 """
 
@@ -122,6 +123,11 @@ def ingest_files(url: str, source: FileSource, drop_dir: Path, run_id: str | Non
             result.outcome, result.message = "refused", str(exc)
             log.error("refused %s", exc)
             with connect(url) as conn:
+                conn.execute(
+                    """insert into ops.processed_files (source, file_name, sha256, load_id, loaded_at)
+                       values (%s, %s, %s, %s, now())""",
+                    (source.name, path.name, digest, result.load_id),
+                )
                 ledger_finish(conn, result)
         except Exception as exc:
             result.outcome, result.message = "failed", f"{type(exc).__name__}: {exc}"
