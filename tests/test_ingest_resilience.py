@@ -109,3 +109,13 @@ def test_nts_load_asks_only_what_it_needs_and_resumes_after_a_kill(fresh_db):
     # the next day is asked again (the status may have changed); the same day is not
     assert needed_brns(fresh_db, DAY) == []
     assert len(needed_brns(fresh_db, date(2024, 3, 5))) == len(brns)
+
+
+def test_a_day_asks_for_the_numbers_known_by_that_day_only(fresh_db):
+    """A rerun or backfill of a day asks what the day asked, whatever landed since."""
+    records = applications(10)
+    later = {**applications(11)[-1], "updated_at": (D1 + timedelta(days=1, hours=2)).isoformat()}
+    with PortalServer(PortalState([*records, later], token="tk")) as portal:
+        ingest_portal(fresh_db, PortalClient(portal.base_url, "tk"), D1, D1 + timedelta(days=2), "r")
+    assert set(needed_brns(fresh_db, DAY)) == {r["business"]["brn"] for r in records}
+    assert later["business"]["brn"] in needed_brns(fresh_db, DAY + timedelta(days=1))
