@@ -128,3 +128,40 @@ create table if not exists raw.nts_status_answers (
     record jsonb not null,              -- one element of the answer's data[]
     constraint nts_status_answers_day_key unique (asked_on, b_no)
 );
+
+-- Great Expectations quality gates (panro.quality): one row per validation (a suite on a batch), for BI.
+-- success = no hard failure; failed_expectations lists every failed expectation, hard or warning:
+-- [{"type", "column", "observed", "severity", "description"}, ...].
+create table if not exists ops.validation_results (
+    validation_id       bigserial primary key,
+    validated_at        timestamptz not null,
+    gate                text        not null,   -- landing / transformed / publish
+    suite               text        not null,
+    batch               text        not null,   -- the table, with @load_id for a landing batch
+    table_name          text        not null,
+    load_id             text,
+    run_id              text        not null,
+    business_day        date        not null,
+    success             boolean     not null,
+    evaluated           integer     not null,
+    hard_failures       integer     not null,
+    warnings            integer     not null,
+    failed_expectations jsonb       not null default '[]'::jsonb
+);
+create index if not exists validation_results_day_idx on ops.validation_results (business_day, gate);
+
+-- Decisions published by a passing publish gate: the gate checks before each run that none of them
+-- changed or disappeared from marts.fct_allocation_decision, and adds the new ones after a pass.
+create table if not exists ops.published_decisions (
+    application_id   text        not null,
+    program_code     text        not null,
+    track_code       text,
+    round_date       date        not null,
+    decision         text        not null,
+    rank             integer,
+    decided_in_run   text,
+    published_at     timestamptz not null,
+    published_in_run text        not null,
+    business_day     date        not null,
+    primary key (application_id, round_date)
+);

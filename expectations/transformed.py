@@ -1,0 +1,237 @@
+"""Transformed gate: staging and intermediate, after dbt built them and before the marts read them.
+
+- ``intermediate.int_applications_current``: one row per application (unique, not null), and that row
+  is the latest version received by the end of the round day; every application with a version has
+  one; BRN check digits and KSIC codes mostly valid.
+- ``intermediate.int_committee_scores_aggregated``: one score per application, in range, and scores
+  refer to applications that exist.
+- ``intermediate.int_applications_checked_for_eligibility``: exactly the current applications judged.
+- partner channels in staging (소상공인24, 소담스퀘어, completions): BRN check digits and KSIC codes.
+
+dbt's own tests stay for per-model invariants; these are the cross-model and share-based checks.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import great_expectations.expectations as gxe
+
+from ._base import HARD, KSIC, WARNING, Check, expect, suite, tiered, unexpected_rows
+
+# --- thresholds ---------------------------------------------------------------------------------------
+# Applications whose BRN has a right check digit (domain-facts §4.1):
+BRN_VALID_HARD = 0.80  # under 80% the normalisation or the check-digit macro is broken
+BRN_VALID_WARN = 0.95  # the sources run at ~2% wrong check digits; 5% is worth a look
+BRN_VALID_TYPED_HARD = 0.70  # 소담스퀘어 workbooks are typed by hand (dotted numbers do not normalise)
+BRN_VALID_TYPED_WARN = 0.90
+# KSIC codes of 5 digits among the codes given (a missing code is judged by eligibility, not here):
+KSIC_HARD = 0.90  # a column mix-up or a code-list change
+KSIC_WARN = 0.98
+# Committee scores that refer to a portal application:
+SCORED_KNOWN_HARD = 0.95  # a score file for another programme year or a wrong id column
+SCORED_KNOWN_WARN = 1.00  # one unknown application id is worth a look (its score is dropped)
+# Reviewers counted per scored application (3 to 5 score it; conflicts of interest do not count):
+MIN_REVIEWERS = 2  # under 2 counted reviewers the committee score is one person's opinion
+MIN_REVIEWERS_WARN = 0.95  # warn when more than 5% of the scored applications have fewer
+
+
+def _brn_valid(hard: float = BRN_VALID_HARD, warn: float = BRN_VALID_WARN) -> list:
+    return tiered(
+        gxe.ExpectColumnValuesToBeInSet,
+        column="brn_is_valid",
+        value_set=[True],
+        hard=hard,
+        warn=warn,
+        description="사업자등록번호 검증번호가 맞는 비율",
+        why="BRN present, 10 digits and its check digit right (a missing BRN counts as not valid)",
+    )
+
+
+def _ksic() -> list:
+    return tiered(
+        gxe.ExpectColumnValuesToMatchRegex,
+        column="ksic_code",
+        regex=KSIC,
+        hard=KSIC_HARD,
+        warn=KSIC_WARN,
+        description="업종코드가 KSIC 5자리",
+        why="a KSIC code is 5 digits; anything else cannot be matched to the excluded industries",
+    )
+
+
+def _unique(column: str, label: str) -> list:
+    return [
+        expect(
+            gxe.ExpectColumnValuesToNotBeNull,
+            HARD,
+            f"{label} 값이 있음",
+            f"{column} is the key of the model",
+            column=column,
+        ),
+        expect(
+            gxe.ExpectColumnValuesToBeUnique,
+            HARD,
+            f"{label} 중복 없음",
+            f"{column} is the key of the model: one row each",
+            column=column,
+        ),
+    ]
+
+
+# The end of the round day the snapshot is as of, in KST, as timestamptz (dbt: round_end_kst()).
+_ROUND_END = "(cast(c.as_of_round_date + 1 as timestamp) at time zone 'Asia/Seoul')"
+
+
+def current_applications() -> Check:
+    table = "intermediate.int_applications_current"
+    return Check(
+        suite(
+            f"transformed.{table}",
+            [
+                *_unique("application_id", "신청번호"),
+                *_unique("raw_id", "원본 행 번호(raw_id)"),
+                expect(
+                    gxe.ExpectColumnValuesToNotBeNull,
+                    HARD,
+                    "현재 버전의 변경일시가 있음",
+                    "the current version is chosen by updated_at",
+                    column="updated_at",
+                ),
+                unexpected_rows(
+                    HARD,
+                    "현재 버전이 회차일까지 받은 최신 버전임",
+                    "no version of the application received before the end of the round day is later than the one chosen",
+                    f"""select c.application_id, c.updated_at as current_updated_at,
+                               max(s.updated_at) as latest_updated_at
+                          from {{batch}} as c
+                          join staging.stg_portal__applications as s
+                            on s.application_id = c.application_id
+                         where s.updated_at < {_ROUND_END}
+                         group by c.application_id, c.updated_at
+                        having max(s.updated_at) > c.updated_at""",
+                ),
+                unexpected_rows(
+                    HARD,
+                    "버전이 있는 모든 신청에 현재 버전이 하나 있음",
+                    "every application id with a readable version by the end of the round day has its current row",
+                    """select s.application_id, count(*) as versions
+                         from staging.stg_portal__applications as s
+                        where s.application_id is not null
+                          and s.updated_at < (select cast(max(as_of_round_date) + 1 as timestamp)
+                                                         at time zone 'Asia/Seoul' from {batch})
+                          and not exists (select 1 from {batch} as c where c.application_id = s.application_id)
+                        group by s.application_id""",
+                ),
+                _brn_valid(),
+                _ksic(),
+            ],
+            gate="transformed",
+            table=table,
+        ),
+        table,
+    )
+
+
+def committee_scores() -> list[Check]:
+    table = "intermediate.int_committee_scores_aggregated"
+    return [
+        Check(
+            suite(
+                f"transformed.{table}",
+                [
+                    *_unique("application_id", "신청번호"),
+                    expect(
+                        gxe.ExpectColumnValuesToBeBetween,
+                        HARD,
+                        "심사 점수가 0~100점",
+                        "the committee score is a mean of rubric totals out of 100",
+                        column="committee_score",
+                        min_value=0,
+                        max_value=100,
+                    ),
+                    expect(
+                        gxe.ExpectColumnValuesToBeBetween,
+                        WARNING,
+                        f"반영된 심사위원이 {MIN_REVIEWERS}명 이상 ({MIN_REVIEWERS_WARN:.0%})",
+                        "3 to 5 reviewers score each application; conflicts of interest and incomplete rubrics drop out",
+                        column="reviewer_count",
+                        min_value=MIN_REVIEWERS,
+                        mostly=MIN_REVIEWERS_WARN,
+                    ),
+                ],
+                gate="transformed",
+                table=table,
+            ),
+            table,
+        ),
+        Check(
+            suite(
+                f"transformed.{table}.references",
+                tiered(
+                    gxe.ExpectColumnValuesToBeInSet,
+                    column="has_application",
+                    value_set=[True],
+                    hard=SCORED_KNOWN_HARD,
+                    warn=SCORED_KNOWN_WARN,
+                    description="심사 점수의 신청번호가 판판대로 신청에 있음",
+                    why="a score for an unknown application is dropped by fct_score; many mean a wrong file",
+                ),
+                gate="transformed",
+                table=table,
+            ),
+            table,
+            f"""select s.application_id,
+                       exists (select 1 from intermediate.int_applications_current as a
+                                where a.application_id = s.application_id) as has_application
+                  from {table} as s""",
+        ),
+    ]
+
+
+def eligibility_checks() -> Check:
+    table = "intermediate.int_applications_checked_for_eligibility"
+    return Check(
+        suite(
+            f"transformed.{table}",
+            [
+                *_unique("application_id", "신청번호"),
+                unexpected_rows(
+                    HARD,
+                    "모든 현재 신청이 자격 판정을 받음",
+                    "every current application has its row of rule results, and no other application does",
+                    """select coalesce(a.application_id, c.application_id) as application_id,
+                              case when c.application_id is null then 'not judged' else 'not current' end as problem
+                         from intermediate.int_applications_current as a
+                         full join {batch} as c on c.application_id = a.application_id
+                        where a.application_id is null or c.application_id is null""",
+                ),
+            ],
+            gate="transformed",
+            table=table,
+        ),
+        table,
+    )
+
+
+def channel_checks() -> list[Check]:
+    out = []
+    for table, brn, ksic in [
+        ("staging.stg_sbiz24__o2o_applications", _brn_valid(), True),
+        ("staging.stg_kakao__applications", _brn_valid(BRN_VALID_TYPED_HARD, BRN_VALID_TYPED_WARN), False),
+        ("staging.stg_edu__completions", _brn_valid(), False),
+    ]:
+        out.append(
+            Check(
+                suite(
+                    f"transformed.{table}", [brn, *(_ksic() if ksic else [])], gate="transformed", table=table
+                ),
+                table,
+            )
+        )
+    return out
+
+
+def checks(business_day: date) -> list[Check]:
+    """The transformed checks (the models carry their own round day; ``business_day`` is recorded)."""
+    return [current_applications(), *committee_scores(), eligibility_checks(), *channel_checks()]

@@ -1,0 +1,430 @@
+"""The Great Expectations quality gates on a real PostgreSQL (``fresh_db``).
+
+Landing: batches landed with the real loaders (and their load-ledger rows) pass clean, fail on a
+defect above its threshold, warn on one between the warning and the hard threshold, and compare a
+load's volume with the trailing loads of its source. Transformed and publish: the real dbt project is
+built, both gates pass, then intermediate and mart rows are corrupted and the gates name what broke.
+Every run stores its validations in ops.validation_results, alerts, and writes Data Docs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from panro.config import load_settings
+from panro.dbt import run_dbt
+from panro.loaders.raw import (
+    LoadResult,
+    canonical_json,
+    copy_file_rows,
+    copy_portal_versions,
+    ledger_finish,
+    ledger_start,
+    new_load_id,
+    sha256_text,
+)
+from panro.quality import GateFailed, enforce, gx_connection_string, run_gate
+from panro.warehouse import connect, ensure_schema
+
+DAY = date(2024, 3, 8)
+VALID_BRNS = ["120-81-47521", "1168200276", " 134 86 72683 ", "1078153660"]  # right check digits
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path, monkeypatch) -> Path:
+    """Alerts (and dbt's target) go to this test's own state folder."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("PANRO_STATE_DIR", str(state))
+    return state
+
+
+def alerts(state: Path) -> list[dict]:
+    path = state / "logs" / "alerts.log"
+    return (
+        [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+    )
+
+
+def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    with connect(url) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def application(
+    n: int, *, brn: str | None = None, submitted: str = "2024-03-04T10:15:22+09:00", **top
+) -> dict:
+    """A portal record (sources.md §1) that every gate accepts."""
+    return {
+        "application_id": f"FF24-{n:07d}",
+        "program_code": "2-5",
+        "track_code": "planned",
+        "status": "submitted",
+        "submitted_at": submitted,
+        "updated_at": submitted,
+        "business": {
+            "brn": brn if brn is not None else VALID_BRNS[n % len(VALID_BRNS)],
+            "name": f"상호 {n}",
+            "representative_name": f"대표 {n}",
+            "business_type": "individual",
+            "ksic_code": "10711",
+            "ksic_revision": 10,
+            "employees": 3,
+            "annual_revenue_krw": 412000000,
+            "sido": "전북특별자치도",
+        },
+        "online_presence": {"has_own_mall": False},
+        "product": {
+            "name": "제품",
+            "category": "food",
+            "is_imported": False,
+            "is_large_company_product": False,
+        },
+        "documents": [],
+        "bonus_claims": [],
+        "program_answers": {},
+        "consents": {"privacy": True, "third_party": True},
+        **top,
+    }
+
+
+def land_portal(url: str, records: list[dict], *, run_id: str = "run-1", ledger: bool = True) -> str:
+    """Land records the way the portal ingest does: COPY through the loader, one ledger row."""
+    result = LoadResult(new_load_id("portal"), "portal")
+    with connect(url) as conn:
+        if ledger:
+            ledger_start(conn, result, run_id=run_id)
+        result.rows_received, result.rows_inserted = copy_portal_versions(
+            conn, result.load_id, [("page-1", r) for r in records]
+        )
+        result.outcome = "success"
+        if ledger:
+            ledger_finish(conn, result)
+    return result.load_id
+
+
+def land_file(
+    url: str, source: str, table: str, name: str, rows: list[dict], *, run_id: str = "run-1"
+) -> str:
+    """Land a file's rows the way the file ingest does (one load, one ledger row)."""
+    result = LoadResult(new_load_id(source), source, source_file=name)
+    digest = sha256_text(name + canonical_json(rows))
+    with connect(url) as conn:
+        ledger_start(conn, result, run_id=run_id)
+        result.rows_received, result.rows_inserted = copy_file_rows(
+            conn, table, result.load_id, name, digest, list(enumerate(rows, start=2))
+        )
+        result.outcome = "success"
+        ledger_finish(conn, result)
+    return result.load_id
+
+
+def completions(n: int, *, drop: str | None = None) -> list[dict]:
+    rows = [
+        {
+            "brn": VALID_BRNS[i % len(VALID_BRNS)].replace("-", ""),
+            "learner_id": f"L{i:04d}",
+            "course_type": "elearning",
+            "course_code": "EL-101",
+            "course_name": "온라인 판로 기초",
+            "completed_on": "2024-03-05",
+        }
+        for i in range(n)
+    ]
+    for row in rows:
+        row.pop(drop, None)
+    return rows
+
+
+def scores(app_id: str, round_id: str, totals: list[int]) -> list[dict]:
+    """Score-file rows (sources.md §6): one reviewer per total, split 40/30/30 over the criteria."""
+    rows = []
+    for n, total in enumerate(totals, start=1):
+        parts = {"product": total * 0.4, "online_readiness": total * 0.3, "growth": total * 0.3}
+        for criterion, max_score in (("product", 40), ("online_readiness", 30), ("growth", 30)):
+            rows.append(
+                {
+                    "application_id": app_id,
+                    "round_id": round_id,
+                    "reviewer_id": f"R{n:02d}",
+                    "criterion": criterion,
+                    "score": f"{parts[criterion]:.2f}",
+                    "max_score": str(max_score),
+                    "conflict_of_interest": "N",
+                    "scored_at": "2024-03-08T15:00:00+09:00",
+                }
+            )
+    return rows
+
+
+def failures_of(result, expectation: str) -> list[str]:
+    return [m for m in result.failures if expectation in m]
+
+
+# --- unit --------------------------------------------------------------------------------------------
+
+
+def test_gx_connection_string_gives_the_socket_url_a_host():
+    assert (
+        gx_connection_string("postgresql://postgres:@/postgres?host=/tmp/panro-pg-x/data")
+        == "postgresql+psycopg2://postgres@localhost/postgres?host=/tmp/panro-pg-x/data"
+    )
+    assert (
+        gx_connection_string("postgresql://panro:s%40cret@db.internal:5433/warehouse?sslmode=require")
+        == "postgresql+psycopg2://panro:s%40cret@db.internal:5433/warehouse?sslmode=require"
+    )
+
+
+# --- landing -----------------------------------------------------------------------------------------
+
+
+def test_landing_gate_passes_clean_batches_and_keeps_its_results(fresh_db, tmp_path, state_dir):
+    url = fresh_db
+    ensure_schema(url)
+    portal = land_portal(url, [application(i) for i in range(20)])
+    edu = land_file(url, "edu", "raw.edu_completions", "completions_20240305.csv", completions(6))
+    evaluation = land_file(
+        url,
+        "evaluation",
+        "raw.evaluation_scores",
+        "scores_20240308-2-5.csv",
+        scores("FF24-0000001", "20240308-2-5", [80, 85, 90]),
+    )
+    docs = tmp_path / "docs"
+
+    # no load ids: the loads of the run, from the load ledger
+    result = enforce(run_gate(url, "landing", run_id="run-1", business_day=DAY, docs_dir=docs))
+
+    assert result.success and result.failures == [] and result.warnings == []
+    assert {v.batch for v in result.validations} == {
+        f"raw.portal_applications@{portal}",
+        f"raw.edu_completions@{edu}",
+        f"raw.evaluation_scores@{evaluation}",
+    }
+    assert len(result.validations) == 9  # rows, fields and volume of each load
+    stored = query(
+        url,
+        "select gate, suite, batch, load_id, run_id, business_day, success, hard_failures, warnings,"
+        " failed_expectations from ops.validation_results order by suite",
+    )
+    assert len(stored) == 9
+    assert {r[0] for r in stored} == {"landing"} and {r[4] for r in stored} == {"run-1"}
+    assert {r[5] for r in stored} == {DAY}
+    assert all(r[6] and r[7] == 0 and r[8] == 0 and r[9] == [] for r in stored)
+    assert "landing.raw.portal_applications.fields" in {r[1] for r in stored}
+    # Data Docs: GX's site for the gate (Korean title) and the overview of every gate
+    assert result.docs_index == docs / "landing" / "index.html"
+    assert result.docs_index.exists()
+    assert "적재 게이트" in result.docs_index.read_text(encoding="utf-8")
+    assert list((docs / "landing" / "validations").rglob("*.html"))
+    assert "통과" in (docs / "index.html").read_text(encoding="utf-8")
+    assert alerts(state_dir) == []
+
+
+def test_landing_gate_fails_on_defects_above_their_threshold(fresh_db, tmp_path, state_dir):
+    url = fresh_db
+    ensure_schema(url)
+    # half the BRNs have 9 digits (the hard threshold is 90% of 10-digit BRNs)
+    portal = land_portal(
+        url, [application(i, brn="120-81-4752" if i % 2 else None) for i in range(20)], run_id="run-bad"
+    )
+    # a completions file whose rows lack a column
+    edu = land_file(
+        url, "edu", "raw.edu_completions", "completions_20240305.csv", completions(6, drop="completed_on")
+    )
+
+    result = run_gate(url, "landing", run_id="run-bad", business_day=DAY, load_ids=[portal, edu])
+
+    assert not result.success
+    brn = failures_of(result, "expect_column_values_to_match_regex(brn_mask)")
+    assert len(brn) == 1
+    assert brn[0].startswith(f"raw.portal_applications@{portal}: ")
+    assert "10 of 20 rows unexpected (50.0%)" in brn[0]
+    assert "120-81" not in brn[0] and '"999999999"' in brn[0]  # the shape, never the number
+    missing = failures_of(result, "expect_column_values_to_be_null(missing_keys)")
+    assert len(missing) == 1
+    assert missing[0].startswith(f"raw.edu_completions@{edu}: ") and '"completed_on"' in missing[0]
+    assert "6 of 6 rows unexpected" in missing[0]
+    assert result.warnings == []  # the warning tier of a breached hard threshold is not repeated
+
+    with pytest.raises(GateFailed, match="landing gate failed") as failed:
+        enforce(result)
+    assert failed.value.result is result
+
+    fields = query(
+        url,
+        "select batch, success, hard_failures, failed_expectations from ops.validation_results"
+        " where suite = 'landing.raw.portal_applications.fields'",
+    )
+    assert len(fields) == 1
+    batch, success, hard, failed_expectations = fields[0]
+    assert (batch, success, hard) == (f"raw.portal_applications@{portal}", False, 1)
+    assert failed_expectations[0] | {"observed": None} == {
+        "type": "expect_column_values_to_match_regex",
+        "column": "brn_mask",
+        "observed": None,
+        "severity": "hard",
+        "mostly": 0.9,
+        "description": "사업자등록번호가 10자리 숫자로 정규화됨 (값은 가림) (≥ 90%)",
+    }
+    assert failed_expectations[0]["observed"] == {
+        "unexpected": 10,
+        "of": 20,
+        "percent": 50.0,
+        "examples": ["999999999"],
+    }
+    sent = alerts(state_dir)
+    assert [a["kind"] for a in sent] == ["gate_failed"]
+    assert sent[0]["gate"] == "landing" and sent[0]["count"] == 2 and sent[0]["run_id"] == "run-bad"
+
+
+def test_landing_gate_warns_between_the_thresholds(fresh_db, state_dir):
+    url = fresh_db
+    ensure_schema(url)
+    # 1 malformed submission time in 20: 95% readable, above the hard 90%, under the warning 97%
+    records = [application(i) for i in range(20)]
+    records[7]["submitted_at"] = "2024/03/04 10:15"
+    load = land_portal(url, records)
+
+    result = enforce(run_gate(url, "landing", run_id="run-1", business_day=DAY, load_ids=[load]))
+
+    assert result.success and result.failures == []
+    assert len(result.warnings) == 1
+    assert "expect_column_values_to_match_regex(submitted_at) at mostly=0.97" in result.warnings[0]
+    assert '1 of 20 rows unexpected (5.0%), e.g. ["2024/03/04 10:15"]' in result.warnings[0]
+    assert result.docs_index is None
+    assert query(
+        url, "select success, hard_failures, warnings from ops.validation_results where warnings > 0"
+    ) == [(True, 0, 1)]
+    sent = alerts(state_dir)
+    assert [a["kind"] for a in sent] == ["quality_warning"]
+    assert sent[0]["warnings"] == result.warnings
+
+
+def test_landing_volume_is_judged_against_the_trailing_loads(fresh_db, state_dir):
+    url = fresh_db
+    ensure_schema(url)
+    earlier = [land_portal(url, [application(100 * day + i) for i in range(20)]) for day in range(3)]
+    tiny = land_portal(url, [application(999)])
+    outside = land_portal(url, [application(555)], ledger=False)  # landed without a ledger row
+
+    first = run_gate(url, "landing", run_id="run-1", business_day=DAY, load_ids=earlier[:1])
+    assert first.success and first.warnings == []  # the first loads have nothing to compare with
+
+    result = run_gate(url, "landing", run_id="run-1", business_day=DAY, load_ids=[tiny, outside])
+    assert not result.success
+    (volume,) = result.failures
+    assert volume.startswith(
+        f"raw.portal_applications@{tiny}: expect_column_values_to_be_between(volume_ratio)"
+    )
+    assert '["0.05"' in volume or '["0.0500"' in volume  # 1 row against a median of 20
+    (unledgered,) = result.warnings
+    assert unledgered.startswith(f"raw.portal_applications@{outside}: expect_table_row_count_to_equal")
+
+    with pytest.raises(ValueError, match="neither in ops.load_ledger"):
+        run_gate(url, "landing", run_id="run-1", business_day=DAY, load_ids=["no-such-load"])
+    with pytest.raises(ValueError, match="unknown gate"):
+        run_gate(url, "quarantine", run_id="run-1", business_day=DAY)
+
+
+# --- transformed and publish on the real dbt build ----------------------------------------------------
+
+
+def test_transformed_and_publish_gates_on_the_dbt_build(fresh_db, tmp_path, state_dir):
+    url = fresh_db
+    ensure_schema(url)
+    records = [application(i) for i in range(1, 9)]
+    records.append(application(9, brn="1208147522"))  # wrong check digit: ineligible
+    records.append(application(10, program_code="2-8", track_code=None))  # first come
+    land_portal(url, records)
+    score_rows = [
+        row
+        for i, total in zip(range(1, 10), [90, 85, 80, 75, 70, 65, 62, 50, 99])
+        for row in scores(f"FF24-{i:07d}", "20240308-2-5", [total] * 3)
+    ]
+    land_file(url, "evaluation", "raw.evaluation_scores", "scores_20240308-2-5.csv", score_rows)
+    settings = dataclasses.replace(load_settings(), state_dir=state_dir)
+    dbt_vars = {"round_date": DAY.isoformat(), "run_id": "t"}
+    run_dbt(["seed"], url, dbt_vars, settings)
+    run_dbt(["build"], url, dbt_vars, settings)
+    docs = tmp_path / "docs"
+
+    transformed = enforce(run_gate(url, "transformed", run_id="t", business_day=DAY, docs_dir=docs))
+    # 9 of 10 BRNs valid: above the hard 80%, under the warning 95%
+    assert len(transformed.warnings) == 1
+    assert transformed.warnings[0].startswith(
+        "intermediate.int_applications_current: expect_column_values_to_be_in_set(brn_is_valid) at mostly=0.95"
+    )
+    assert "1 of 10 rows unexpected (10.0%)" in transformed.warnings[0]
+    publish = enforce(run_gate(url, "publish", run_id="t", business_day=DAY, docs_dir=docs))
+    assert publish.failures == [] and publish.warnings == []
+    decisions = query(
+        url, "select application_id, decision from marts.fct_allocation_decision order by application_id"
+    )
+    assert len(decisions) == 9 and ("FF24-0000001", "selected") in decisions
+    assert query(url, "select count(*) from ops.published_decisions") == [(9,)]
+    # a second pass over the same marts passes against its own snapshot
+    assert run_gate(url, "publish", run_id="t2", business_day=DAY).success
+
+    # transformed: a second "current" row for an application
+    with connect(url) as conn:
+        conn.execute(
+            "insert into intermediate.int_applications_current"
+            " select * from intermediate.int_applications_current where application_id = 'FF24-0000002'"
+        )
+    broken = run_gate(url, "transformed", run_id="t3", business_day=DAY)
+    assert not broken.success
+    unique = failures_of(broken, "expect_column_values_to_be_unique(application_id)")
+    assert len(unique) == 1
+    assert unique[0].startswith("intermediate.int_applications_current: ") and "FF24-0000002" in unique[0]
+
+    # publish: a published decision changed, a quota lowered under the selections, a verdict that
+    # contradicts its reasons
+    with connect(url) as conn:
+        conn.execute(
+            "update marts.fct_allocation_decision set decision = 'waitlisted', gov_support_krw = null,"
+            " self_pay_krw = null where application_id = 'FF24-0000001'"
+        )
+        conn.execute(
+            "update marts.dim_program set program_quota = 2 where program_code = '2-5' and is_programme_level"
+        )
+        conn.execute(
+            "update marts.fct_eligibility set reason_codes = '{}' where application_id = 'FF24-0000009'"
+        )
+    failed = run_gate(url, "publish", run_id="t4", business_day=DAY, docs_dir=docs)
+    assert not failed.success
+    changed = failures_of(failed, "[이미 공표된 결정이 바뀌거나 사라지지 않음]")
+    assert len(changed) == 1 and changed[0].startswith(
+        "marts.fct_allocation_decision: unexpected_rows_expectation"
+    )
+    assert '"published_decision": "selected", "current_decision": "waitlisted"' in changed[0]
+    quota = failures_of(failed, "[세부사업별 선정 수가 정원 이하]")
+    assert len(quota) == 1 and '"program_code": "2-5"' in quota[0] and '"quota": 2' in quota[0]
+    verdict = failures_of(failed, "[적격 판정과 사유 코드가 일치")
+    assert (
+        len(verdict) == 1
+        and verdict[0].startswith("marts.fct_eligibility: ")
+        and "FF24-0000009" in verdict[0]
+    )
+    with pytest.raises(GateFailed, match="publish gate failed"):
+        enforce(failed)
+    # a failed gate publishes nothing new, and says so in the warehouse, the alerts and the docs
+    assert query(url, "select count(*) from ops.published_decisions") == [(9,)]
+    assert query(
+        url,
+        "select run_id, bool_and(success), sum(hard_failures) from ops.validation_results"
+        " where gate = 'publish' group by run_id order by run_id",
+    ) == [("t", True, 0), ("t2", True, 0), ("t4", False, 3)]
+    # the BRN warning of each transformed run, then the two failed gates
+    assert [a["kind"] for a in alerts(state_dir)] == [
+        "quality_warning",
+        "quality_warning",
+        "gate_failed",
+        "gate_failed",
+    ]
+    overview = (docs / "index.html").read_text(encoding="utf-8")
+    assert "변환 게이트" in overview and "공표 게이트" in overview and "실패" in overview
