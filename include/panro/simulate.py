@@ -158,9 +158,8 @@ def round_id_date(round_id: str) -> date:
     return date(int(m[1]), int(m[2]), int(m[3]))
 
 
-def load_portal_versions(scenario_dir: Path) -> list[dict]:
-    """The records of ``portal/applications.jsonl`` in file order ([] if the file is absent)."""
-    path = Path(scenario_dir) / "portal" / "applications.jsonl"
+def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a scenario's JSONL file in file order ([] if the file is absent)."""
     if not path.exists():
         return []
     records: list[dict] = []
@@ -176,6 +175,11 @@ def load_portal_versions(scenario_dir: Path) -> list[dict]:
                 raise ValueError(f"{path}: line {lineno} is not a JSON object")  # noqa: TRY004
             records.append(record)
     return records
+
+
+def load_portal_versions(scenario_dir: Path) -> list[dict]:
+    """The records of ``portal/applications.jsonl`` in file order ([] if the file is absent)."""
+    return read_jsonl(Path(scenario_dir) / "portal" / "applications.jsonl")
 
 
 def deliver_files(scenario_dir: Path, drop_dir: Path, day: date) -> list[Path]:

@@ -111,22 +111,9 @@ def _check_line(line: dict, where: str) -> tuple[str, date, dict]:
 
 def load_status_history(scenario_dir: Path) -> list[dict]:
     """The lines of ``<scenario>/nts/status.jsonl`` in file order ([] if the file is absent)."""
-    path = Path(scenario_dir) / "nts" / "status.jsonl"
-    if not path.exists():
-        return []
-    lines: list[dict] = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, text in enumerate(f, start=1):
-            if not text.strip():
-                continue
-            try:
-                line = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}: line {lineno} is not JSON: {exc.msg}") from exc
-            if not isinstance(line, dict):
-                raise ValueError(f"{path}: line {lineno} is not a JSON object")  # noqa: TRY004
-            lines.append(line)
-    return lines
+    from panro.simulate import read_jsonl
+
+    return read_jsonl(Path(scenario_dir) / "nts" / "status.jsonl")
 
 
 class NtsState:
