@@ -7,7 +7,8 @@
 - panro_ingest_reference: the reference lists (reference/<list>_YYYYMMDD.csv), one task a list
 
 Each new file is loaded once (processed-file ledger); an unreadable file is refused whole and recorded in
-ops.load_ledger without stopping the others.
+ops.load_ledger without stopping the others. Each source's landing gate (Great Expectations) then
+validates the day's loads; only a passing gate announces the raw asset.
 """
 
 from airflow.sdk import dag, task
@@ -29,19 +30,32 @@ def file_ingest_dag(dag_id: str, group: str, sources: list[str]):
     def ingest():
         for source in sources:
 
-            @task(task_id=f"load_{source}_files", outlets=[RAW_ASSETS[source]])
+            @task(task_id=f"load_{source}_files")
             def load(source: str = source, **context) -> dict:
                 from panro.config import load_settings
                 from panro.ingest.files import SOURCES, ingest_files
-                from panro_airflow import business_day_of_interval, mark_business_day, warehouse_url
+                from panro_airflow import warehouse_url
 
                 results = ingest_files(
                     warehouse_url(), SOURCES[source], load_settings().drop_dir, context["run_id"]
                 )
-                mark_business_day(context, RAW_ASSETS[source], business_day_of_interval(context))
-                return {r.source_file: {"outcome": r.outcome, "inserted": r.rows_inserted} for r in results}
+                return {
+                    "load_ids": [r.load_id for r in results],
+                    "files": {
+                        r.source_file: {"outcome": r.outcome, "inserted": r.rows_inserted} for r in results
+                    },
+                }
 
-            load()
+            @task(task_id=f"landing_gate_{source}", outlets=[RAW_ASSETS[source]])
+            def landing_gate(loaded: dict, source: str = source, **context) -> dict:
+                from panro_airflow import business_day_of_interval, mark_business_day, quality_gate
+
+                day = business_day_of_interval(context)
+                checked = quality_gate(context, "landing", day, load_ids=loaded["load_ids"])
+                mark_business_day(context, RAW_ASSETS[source], day)
+                return checked
+
+            landing_gate(load())
 
     return ingest()
 

@@ -21,25 +21,32 @@ from panro_airflow import APPLICATION_ASSETS, DEFAULT_ARGS, RAW_ASSETS, START_DA
     doc_md=__doc__,
 )
 def panro_ingest_nts():
-    @task(outlets=[RAW_ASSETS["nts"]])
+    @task
     def load_status_answers(**context) -> dict:
         from panro.config import load_settings
         from panro.connectors.nts import NtsClient
         from panro.ingest.nts import ingest_nts
-        from panro_airflow import mark_business_day, triggered_business_day, warehouse_url
+        from panro_airflow import triggered_business_day, warehouse_url
 
         settings = load_settings()
-        day = triggered_business_day(context)
         result = ingest_nts(
             warehouse_url(),
             NtsClient(settings.nts_base_url, settings.nts_service_key),
-            day,
+            triggered_business_day(context),
             context["run_id"],
         )
-        mark_business_day(context, RAW_ASSETS["nts"], day, load_id=result.load_id)
-        return {"asked": result.message, "kept": result.rows_inserted}
+        return {"load_ids": [result.load_id], "asked": result.message, "kept": result.rows_inserted}
 
-    load_status_answers()
+    @task(outlets=[RAW_ASSETS["nts"]])
+    def landing_gate(load: dict, **context) -> dict:
+        from panro_airflow import mark_business_day, quality_gate, triggered_business_day
+
+        day = triggered_business_day(context)
+        checked = quality_gate(context, "landing", day, load_ids=load["load_ids"])
+        mark_business_day(context, RAW_ASSETS["nts"], day, load_ids=load["load_ids"])
+        return checked
+
+    landing_gate(load_status_answers())
 
 
 panro_ingest_nts()

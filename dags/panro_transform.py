@@ -1,6 +1,9 @@
 """raw -> dbt staging, intermediate -> marts (eligibility, scores, the decision ledger) -> daily extract.
 
-Runs when every ingest DAG has landed a day; decides that business day (``round_date``).
+Runs when every ingest DAG has landed a day (and passed its landing gate); decides that business day
+(``round_date``). Source freshness, the transformed gate and the publish gate each stop what comes
+after them: no marts from stale or broken staging, no extract and no marts asset (BI refresh) from
+marts that broke an invariant.
 """
 
 from airflow.sdk import AssetAll, Param, dag, task
@@ -22,11 +25,9 @@ from panro_airflow import DEFAULT_ARGS, MARTS, RAW_ASSETS, START_DATE
 def panro_transform():
     @task
     def resolve_round(**context) -> dict:
-        from panro_airflow import triggered_business_day
+        from panro_airflow import round_to_decide
 
-        # Only what identifies the round travels between tasks; the seed and the salt are configuration
-        # that run_dbt adds itself (the salt must not land in XCom).
-        return {"round_date": triggered_business_day(context).isoformat(), "run_id": context["run_id"]}
+        return round_to_decide(context)
 
     @task
     def dbt_seed(dbt_vars: dict) -> None:
@@ -36,38 +37,62 @@ def panro_transform():
         run_dbt(["seed"], warehouse_url(), dbt_vars)
 
     @task
+    def source_freshness(dbt_vars: dict, **context) -> dict:
+        from datetime import date
+
+        from panro_airflow import freshness_check
+
+        return freshness_check(context, date.fromisoformat(dbt_vars["round_date"]))
+
+    @task
     def dbt_build_staging_intermediate(dbt_vars: dict) -> None:
         from panro.dbt import run_dbt
         from panro_airflow import warehouse_url
 
         run_dbt(["build", "--select", "staging", "intermediate"], warehouse_url(), dbt_vars)
 
-    @task(outlets=[MARTS])
+    @task
+    def transformed_gate(dbt_vars: dict, **context) -> dict:
+        from datetime import date
+
+        from panro_airflow import quality_gate
+
+        return quality_gate(context, "transformed", date.fromisoformat(dbt_vars["round_date"]))
+
+    @task
     def dbt_build_marts(dbt_vars: dict) -> None:
         from panro.dbt import run_dbt
         from panro_airflow import warehouse_url
 
         run_dbt(["build", "--select", "marts", "restricted"], warehouse_url(), dbt_vars)
 
-    @task
-    def write_selection_extract(dbt_vars: dict) -> dict:
+    # The marts asset (BI refresh) is announced only by a passing publish gate.
+    @task(outlets=[MARTS])
+    def publish_gate(dbt_vars: dict, **context) -> dict:
         from datetime import date
 
-        from panro.config import load_settings
-        from panro.extract import write_daily_extract
-        from panro_airflow import warehouse_url
+        from panro_airflow import quality_gate
 
-        manifest = write_daily_extract(
-            warehouse_url(), load_settings().outbox_dir, date.fromisoformat(dbt_vars["round_date"])
-        )
-        return {"files": len(manifest["files"]) if manifest else 0}
+        return quality_gate(context, "publish", date.fromisoformat(dbt_vars["round_date"]))
+
+    @task
+    def write_selection_extract(dbt_vars: dict, **context) -> dict:
+        from datetime import date
+
+        from panro_airflow import write_verified_extract
+
+        return write_verified_extract(context, date.fromisoformat(dbt_vars["round_date"]))
 
     dbt_vars = resolve_round()
-    seeded = dbt_seed(dbt_vars)
-    staged = dbt_build_staging_intermediate(dbt_vars)
-    marts = dbt_build_marts(dbt_vars)
-    extract = write_selection_extract(dbt_vars)
-    seeded >> staged >> marts >> extract
+    (
+        dbt_seed(dbt_vars)
+        >> source_freshness(dbt_vars)
+        >> dbt_build_staging_intermediate(dbt_vars)
+        >> transformed_gate(dbt_vars)
+        >> dbt_build_marts(dbt_vars)
+        >> publish_gate(dbt_vars)
+        >> write_selection_extract(dbt_vars)
+    )
 
 
 panro_transform()

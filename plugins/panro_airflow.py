@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pendulum
 from airflow.sdk import Asset
+from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,20 @@ MARTS = Asset("panro://warehouse/marts")
 WAREHOUSE_CONN_ID = "panro_warehouse"
 
 
+class GateStopped(AirflowFailException):
+    """A quality gate found a hard failure. Not retried (the data, not a transient fault, is wrong),
+    and not alerted again by the task callback: the gate has already sent its own, fuller alert."""
+
+    already_alerted = True
+
+
 def alert_on_failure(context) -> None:
     """Task failure alert: one JSON line in the alerts log, and a webhook when one is configured."""
     from panro.alerts import send_alert
 
+    # An attribute, not isinstance: Airflow's plugin loader may import this module a second time.
+    if getattr(context.get("exception"), "already_alerted", False):
+        return
     ti = context.get("task_instance") or context.get("ti")
     send_alert(
         kind="task_failed",
@@ -128,3 +139,78 @@ def state_path(*parts: str) -> Path:
 
 def dumps(obj) -> str:
     return json.dumps(obj, ensure_ascii=False, default=str)
+
+
+def quality_gate(context, gate: str, business_day: date, load_ids: list[str] | None = None) -> dict:
+    """Run a Great Expectations gate for this run; a hard failure fails the task (``GateStopped``) so
+    that nothing after it runs. Warnings are stored, alerted and returned, never swallowed."""
+    from panro.quality import default_docs_dir, run_gate
+
+    result = run_gate(
+        warehouse_url(),
+        gate,
+        run_id=context["run_id"],
+        business_day=business_day,
+        load_ids=load_ids,
+        docs_dir=default_docs_dir(),
+    )
+    if not result.success:
+        more = f" (+{len(result.failures) - 5} more)" if len(result.failures) > 5 else ""
+        raise GateStopped(
+            f"{gate} gate failed for {business_day}: "
+            + "; ".join(result.failures[:5])
+            + more
+            + f". Results: ops.validation_results (run {context['run_id']}); Data Docs: {result.docs_index}"
+        )
+    return {
+        "gate": gate,
+        "validations": len(result.validations),
+        "warnings": result.warnings,
+        "data_docs": str(result.docs_index) if result.docs_index else None,
+    }
+
+
+def freshness_check(context, business_day: date) -> dict:
+    """dbt source freshness, stored and alerted; a blocking source past its error limit stops the run."""
+    from panro.freshness import run_freshness
+
+    result = run_freshness(warehouse_url(), run_id=context["run_id"], business_day=business_day)
+    if not result.success:
+        raise GateStopped(f"stale sources for {business_day}: " + "; ".join(result.failures))
+    return {"sources": len(result.validations), "warnings": result.warnings}
+
+
+def write_verified_extract(context, business_day: date) -> dict:
+    """Write the day's extract, then check it against the ledger (files, checksums, rows = decisions)."""
+    from panro.config import load_settings
+    from panro.extract import write_daily_extract
+    from panro.quality import verify_extract
+
+    outbox = load_settings().outbox_dir
+    manifest = write_daily_extract(warehouse_url(), outbox, business_day)
+    checked = verify_extract(warehouse_url(), outbox, business_day, run_id=context["run_id"])
+    if not checked.success:
+        raise GateStopped(
+            f"extract of {business_day} does not match the ledger: " + "; ".join(checked.failures)
+        )
+    return {
+        "files": len(manifest["files"]) if manifest else 0,
+        "folder": str(outbox / business_day.isoformat()),
+    }
+
+
+def round_to_decide(context) -> dict:
+    """The round a transform run decides. Refused while an earlier round's decisions sit unpublished in
+    the ledger (its publish gate failed): that day is rerun first (docs/operations.md)."""
+    from panro.quality import unpublished_rounds
+
+    day = triggered_business_day(context)
+    earlier = unpublished_rounds(warehouse_url(), before=day)
+    if earlier:
+        raise AirflowFailException(
+            f"cannot decide {day}: the decisions of {', '.join(map(str, earlier))} were never published "
+            "(their publish gate failed); rerun those days first"
+        )
+    # Only what identifies the round travels between tasks; the seed and the salt are configuration
+    # that run_dbt adds itself (the salt must not land in XCom).
+    return {"round_date": day.isoformat(), "run_id": context["run_id"]}

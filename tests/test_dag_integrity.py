@@ -29,7 +29,9 @@ for dag_id, dag in bag.dags.items():
     out["dags"][dag_id] = {
         "tags": sorted(dag.tags), "fileloc": dag.fileloc, "catchup": dag.catchup,
         "tasks": {t.task_id: {"owner": t.owner, "retries": t.retries,
-                              "callback": bool(t.on_failure_callback)} for t in dag.tasks},
+                              "callback": bool(t.on_failure_callback),
+                              "outlets": sorted(o.uri for o in t.outlets),
+                              "upstream": sorted(t.upstream_task_ids)} for t in dag.tasks},
         "schedule": type(dag.timetable).__name__,
     }
 print("JSON" + json.dumps(out))
@@ -100,3 +102,36 @@ def test_dag_files_are_thin():
         text = path.read_text(encoding="utf-8")
         assert len(text.splitlines()) < 110, f"{path.name}: logic belongs in include/panro"
         assert "psycopg" not in text and "requests" not in text, f"{path.name}: no I/O in a DAG file"
+
+
+def test_only_a_passing_gate_announces_data(dagbag):
+    """Assets (which trigger what comes next) hang on the gates, never on a load or a build: a failed
+    gate fails its task, so the asset is not announced and nothing after it runs."""
+    for dag_id, dag in dagbag["dags"].items():
+        for task_id, task in dag["tasks"].items():
+            if task["outlets"]:
+                assert "gate" in task_id, (dag_id, task_id, task["outlets"])
+    ingest = {d: dag for d, dag in dagbag["dags"].items() if d.startswith("panro_ingest_")}
+    for dag_id, dag in ingest.items():
+        gates = [t for t in dag["tasks"] if t.startswith("landing_gate")]
+        loads = [t for t in dag["tasks"] if t.startswith("load_")]
+        assert gates and len(gates) == len(loads), dag_id
+        for gate in gates:
+            assert len(dag["tasks"][gate]["outlets"]) == 1, (dag_id, gate)
+            assert dag["tasks"][gate]["upstream"] and dag["tasks"][gate]["upstream"][0].startswith("load_")
+
+
+def test_transform_runs_the_gates_in_order(dagbag):
+    tasks = dagbag["dags"]["panro_transform"]["tasks"]
+    chain = [
+        "dbt_seed",
+        "source_freshness",
+        "dbt_build_staging_intermediate",
+        "transformed_gate",
+        "dbt_build_marts",
+        "publish_gate",
+        "write_selection_extract",
+    ]
+    for before, after in zip(chain, chain[1:]):
+        assert before in tasks[after]["upstream"], (before, after)
+    assert tasks["publish_gate"]["outlets"] == ["panro://warehouse/marts"]

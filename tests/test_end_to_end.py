@@ -8,74 +8,24 @@ checks that nothing changes: raw, the decision ledger, the extract bytes.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import io
 import json
-import secrets
 from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 from openpyxl import load_workbook
+from replayer import Replayer
 
 from panro.brn import is_valid_brn
-from panro.config import load_settings
-from panro.replay import run_days
-from panro.servers.nts import NtsServer, NtsState
-from panro.servers.portal import PortalServer, PortalState
 from panro.simulate import simulate
 
 pytestmark = pytest.mark.e2e
 
 FIRST = date(2024, 3, 4)
 MIX = {"P-1": 90, "2-8": 40, "1-3": 30, "2-1": 30}
-
-
-class Replayer:
-    """A scenario served by the simulators, replayed through the DAGs into its own database."""
-
-    def __init__(self, pg_server: str, root: Path, scenario: Path, dbname: str) -> None:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(f"drop database if exists {dbname} with (force)")
-            conn.execute(f"create database {dbname}")
-        self.url = pg_server.replace("/postgres?", f"/{dbname}?")
-        self.scenario = scenario
-        self.settings = dataclasses.replace(
-            load_settings(),
-            state_dir=root / "state",
-            drop_dir=root / "state" / "drop",
-            outbox_dir=root / "outbox",
-        )
-        token, key = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-        self.portal = PortalServer(PortalState.from_scenario(scenario, token)).start()
-        self.nts = NtsServer(NtsState.from_scenario(scenario, key)).start()
-        self.env = {
-            "WAREHOUSE_URL": self.url,
-            "PORTAL_BASE_URL": self.portal.base_url,
-            "PORTAL_TOKEN": token,
-            "NTS_BASE_URL": self.nts.base_url,
-            "NTS_SERVICE_KEY": key,
-            "PANRO_STATE_DIR": str(self.settings.state_dir),
-            "PANRO_DROP_DIR": str(self.settings.drop_dir),
-            "PANRO_OUTBOX_DIR": str(self.settings.outbox_dir),
-            "PANRO_RETRY_DELAY_S": "1",
-        }
-
-    def replay(self, first: date, last: date) -> None:
-        run_days(
-            first,
-            last,
-            settings=self.settings,
-            extra_env=self.env,
-            scenario=self.scenario,
-            sim_control=[self.portal.base_url, self.nts.base_url],
-        )
-
-    def close(self) -> None:
-        self.portal.stop()
-        self.nts.stop()
 
 
 @pytest.fixture(scope="module")
@@ -367,3 +317,35 @@ def test_a_hand_written_scenario_replays_just_as_well(tmp_path, pg_server):
         )
     )
     assert statuses == {FIRST: "01", FIRST + timedelta(days=1): "03"}  # closed on day 2, asked each day
+
+
+def test_every_gate_ran_and_passed_on_every_replayed_day(replayed):
+    """The clean scenario passes all gates: landing for the loads of each day, source freshness,
+    transformed and publish, each day replayed; results kept; Data Docs written; no gate alert."""
+    days = [FIRST + timedelta(days=n) for n in (0, 1, 4, 5, 6)]
+    ran = query(
+        replayed["url"],
+        """select business_day, gate, bool_and(success), count(*) from ops.validation_results
+            group by 1, 2 order by 1, 2""",
+    )
+    gates = {(day, gate): (ok, n) for day, gate, ok, n in ran}
+    for day in days:
+        for gate in ("landing", "freshness", "transformed", "publish"):
+            ok, n = gates.get((day, gate), (None, 0))
+            assert n > 0 and ok, (day, gate, ok, n)
+    # the extract was checked against the ledger each day
+    assert query(
+        replayed["url"],
+        "select count(distinct business_day) from ops.validation_results where suite = 'publish.extract'",
+    )[0][0] == len(days)
+    docs = replayed["settings"].state_dir / "data_docs"
+    assert (docs / "index.html").exists()
+    for site in ("transformed", "publish", "landing-portal_applications"):
+        assert (docs / site / "index.html").exists(), site
+    alerts_log = replayed["settings"].logs_dir / "alerts.log"
+    kinds = (
+        [json.loads(line)["kind"] for line in alerts_log.read_text().splitlines()]
+        if alerts_log.exists()
+        else []
+    )
+    assert "gate_failed" not in kinds and "task_failed" not in kinds

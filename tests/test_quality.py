@@ -428,3 +428,43 @@ def test_transformed_and_publish_gates_on_the_dbt_build(fresh_db, tmp_path, stat
     ]
     overview = (docs / "index.html").read_text(encoding="utf-8")
     assert "변환 게이트" in overview and "공표 게이트" in overview and "실패" in overview
+
+
+def test_source_freshness_warns_stops_on_blocking_sources_and_keeps_its_results(fresh_db, state_dir):
+    """dbt source freshness on the load ledger: a fresh source passes; one past its warn limit warns;
+    one never delivered warns; the portal past its error limit is a hard failure (it blocks the day)."""
+    from panro.freshness import run_freshness
+
+    ensure_schema(fresh_db)
+    ages_h = {"portal": 1, "nts": 2, "sbiz24": 3 * 24, "evaluation": 40 * 24}
+    with connect(fresh_db) as conn:
+        for source, hours in ages_h.items():
+            conn.execute(
+                """insert into ops.load_ledger (load_id, source, started_at, finished_at, outcome)
+                   values (%s, %s, now() - make_interval(hours => %s), now() - make_interval(hours => %s),
+                           'success')""",
+                (new_load_id(source), source, hours, hours),
+            )
+    fresh = run_freshness(fresh_db, run_id="fresh-1", business_day=DAY)
+    assert fresh.success
+    by_suite = {v.suite: v for v in fresh.validations}
+    assert not by_suite["freshness.portal.portal_applications"].failed
+    assert not by_suite["freshness.nts.nts_status_answers"].failed
+    assert [f["severity"] for f in by_suite["freshness.sbiz24.sbiz24_o2o_applications"].failed] == ["warning"]
+    # past its error limit, but score files only add evidence: alerted, not blocking
+    assert [f["severity"] for f in by_suite["freshness.evaluation.evaluation_scores"].failed] == ["warning"]
+    assert by_suite["freshness.kakao.kakao_applications"].failed[0]["description"] == "never delivered"
+
+    with connect(fresh_db) as conn:
+        conn.execute("update ops.load_ledger set finished_at = now() - interval '4 days' where source = 'portal'")
+    stale = run_freshness(fresh_db, run_id="fresh-2", business_day=DAY)
+    assert not stale.success
+    assert any("portal_applications" in f for f in stale.failures)
+    stored = query(
+        fresh_db,
+        """select run_id, count(*), count(*) filter (where not success) from ops.validation_results
+            where gate = 'freshness' group by run_id order by run_id""",
+    )
+    assert stored == [("fresh-1", 11, 0), ("fresh-2", 11, 1)]
+    kinds = [a["kind"] for a in alerts(state_dir)]
+    assert kinds.count("gate_failed") == 1 and kinds.count("quality_warning") == 2

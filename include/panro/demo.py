@@ -37,7 +37,7 @@ def demo_mix(applications: int) -> dict[str, int]:
 
 def run_demo(days: int = 14, applications: int = 3000, seed: int = 2024) -> int:
     from panro.replay import run_days
-    from panro.report import format_sources, format_summary, summary_rows
+    from panro.report import format_quality, format_sources, format_summary, summary_rows
     from panro.servers.nts import NtsServer, NtsState
     from panro.servers.portal import PortalServer, PortalState
     from panro.simulate import simulate
@@ -84,6 +84,8 @@ def run_demo(days: int = 14, applications: int = 3000, seed: int = 2024) -> int:
     print(format_sources(url))
     print()
     print(format_summary(summary_rows(url)))
+    print()
+    print(format_quality(url, settings.state_dir / "data_docs"))
     print()
     print(f"extracts: {settings.outbox_dir}/<YYYY-MM-DD>/ (XLSX, CSV, manifest.json)")
     print(f"marts:    schemas marts (BI), restricted (personal data) in {url}")

@@ -99,6 +99,25 @@ def format_summary(rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
+QUALITY = """
+select gate, count(distinct (run_id, business_day)) as runs, count(*) as validations,
+       count(*) filter (where not success) as failed, coalesce(sum(warnings), 0) as warnings
+  from ops.validation_results group by gate
+ order by array_position(array['landing', 'freshness', 'transformed', 'publish'], gate)
+"""
+
+
+def format_quality(url: str, docs_dir) -> str:
+    """The quality gates' record: runs, validations, hard failures and warnings per gate."""
+    with connect(url) as conn:
+        rows = conn.execute(QUALITY).fetchall()
+    header = f"{'gate':<12} {'runs':>6} {'validations':>12} {'failed':>7} {'warnings':>9}"
+    lines = [header, "-" * len(header)]
+    lines += [f"{g:<12} {r:>6} {v:>12} {f:>7} {w:>9}" for g, r, v, f, w in rows]
+    lines.append(f"results: ops.validation_results; Data Docs: {docs_dir / 'index.html'}")
+    return "\n".join(lines)
+
+
 CHECKSUM_SCHEMAS = ("raw", "staging", "intermediate", "marts", "restricted", "reference")
 
 
