@@ -377,6 +377,9 @@ TABLES: dict[str, RawTable] = {
                 _in_set("b_stt_cd", ["01", "02", "03", ""], "사업자 상태 코드(01/02/03/빈 값)"),
                 _regex("end_dt", r"^([0-9]{8})?$", "폐업일(YYYYMMDD 또는 빈 값)"),
             ],
+            # How many numbers are asked is the job's own choice (the BRNs without an answer for the
+            # day: none on a rerun), not the tax office's delivery: a low volume only warns.
+            volume_severity=WARNING,
         ),
         _reference(
             "credit_checks",
