@@ -713,3 +713,211 @@ def test_dockerfile_copies_existing_paths(dockerfile):
             if path.is_dir():
                 # git keeps no empty folder: a folder without files would be missing from a fresh clone.
                 assert any(p.is_file() for p in path.rglob("*")), f"COPY {source}: the folder holds no file"
+
+
+# ---------------------------------------------------------------------------------------------- access, BI
+
+WAREHOUSE_INIT = ["python", "-m", "panro.warehouse", "init"]
+METABASE_SETUP = "docker/metabase_setup.py"
+
+
+def service_running(services, argv: list[str]) -> str:
+    names = [name for name, s in services.items() if argv_of(s.get("command"))[: len(argv)] == argv]
+    assert len(names) == 1, f"expected one service running {' '.join(argv)}, found {names}"
+    return names[0]
+
+
+def same_variables(a: str, b: str) -> bool:
+    return {n for n, _, _ in references(a)} == {n for n, _, _ in references(b)} != set()
+
+
+def test_warehouse_roles_are_created_before_anything_uses_them(services, roles):
+    init = service_running(services, WAREHOUSE_INIT)
+    assert str(services[init].get("restart", "no")) in ("no", "False")
+    env = environment(services[init])
+    url = url_of(env["WAREHOUSE_URL"])
+    owner_url = url_of(environment(services[roles["scheduler"]])["AIRFLOW_CONN_PANRO_WAREHOUSE"])
+    server = environment(services[owner_url.hostname])
+    # as the warehouse owner (roles and grants need it), on the warehouse the DAGs use
+    assert (url.hostname, url.username, url.path) == (
+        owner_url.hostname,
+        server["POSTGRES_USER"],
+        owner_url.path,
+    )
+    assert same_variables(env["WAREHOUSE_URL"], server["POSTGRES_PASSWORD"])
+    assert (services[init].get("depends_on") or {}).get(url.hostname, {}).get(
+        "condition"
+    ) == "service_healthy"
+    # dbt grants to the roles: the scheduler (which runs the tasks) starts only after init succeeded
+    assert (services[roles["scheduler"]].get("depends_on") or {}).get(init, {}).get("condition") == (
+        "service_completed_successfully"
+    )
+
+
+def test_warehouse_init_command_creates_roles_and_the_bi_login(services, fresh_db):
+    """The init service's exact command and environment shape, run against a real database."""
+    import uuid
+
+    import psycopg
+
+    init = service_running(services, WAREHOUSE_INIT)
+    env = {key: interpolate(value) for key, value in environment(services[init]).items()}
+    user = f"metabase_{uuid.uuid4().hex[:8]}"  # roles are per server: a name of this test's own
+    env.update(WAREHOUSE_URL=fresh_db, PANRO_BI_USER=user, PANRO_BI_PASSWORD="compose-test-password")
+    proc = subprocess.run(
+        [sys.executable, *argv_of(services[init]["command"])[1:]],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    try:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert f"login {user} in panro_bi" in proc.stdout
+        with psycopg.connect(fresh_db) as conn:
+            member_of = conn.execute(
+                "select g.rolname from pg_auth_members m join pg_roles g on g.oid = m.roleid"
+                " join pg_roles u on u.oid = m.member where u.rolname = %s",
+                (user,),
+            ).fetchall()
+            schemas = conn.execute(
+                "select nspname from pg_namespace where has_schema_privilege(%s, oid, 'USAGE')"
+                " and nspname not like 'pg\\_%%' and nspname <> 'information_schema' order by 1",
+                (user,),
+            ).fetchall()
+        assert member_of == [("panro_bi",)]
+        assert schemas == [("marts",), ("public",)]
+    finally:
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            conn.execute(f'drop role if exists "{user}"')
+
+
+def test_bi_tool_connects_to_the_warehouse_as_the_bi_login(services, roles, dockerfile):
+    metabase = [
+        name for name, s in services.items() if str(s.get("image", "")).startswith("metabase/metabase:")
+    ]
+    assert len(metabase) == 1, "one Metabase service"
+    bi = services[metabase[0]]
+    assert any(str(p).startswith("127.0.0.1:") and str(p).endswith(":3000") for p in bi.get("ports") or [])
+    assert named_volume_mounts(bi), "Metabase's own settings need a named volume"
+    init = service_running(services, WAREHOUSE_INIT)
+    assert (bi.get("depends_on") or {}).get(init, {}).get("condition") == "service_completed_successfully"
+
+    setup = service_running(services, ["python", f"/opt/panro/{METABASE_SETUP}"])
+    env, init_env = environment(services[setup]), environment(services[init])
+    assert url_of(env["METABASE_URL"]).hostname == metabase[0]
+    assert (services[setup].get("depends_on") or {}).get(metabase[0], {}).get(
+        "condition"
+    ) == "service_healthy"
+    warehouse = url_of(environment(services[roles["scheduler"]])["AIRFLOW_CONN_PANRO_WAREHOUSE"])
+    assert env["METABASE_WAREHOUSE_HOST"] == warehouse.hostname
+    assert env["METABASE_WAREHOUSE_DB"] == environment(services[warehouse.hostname])["POSTGRES_DB"]
+    # the login warehouse-init creates in panro_bi is the one Metabase uses, and it is not the owner
+    for key in ("PANRO_BI_USER", "PANRO_BI_PASSWORD"):
+        assert same_variables(env[key], init_env[key]), f"{key}: Metabase and warehouse-init differ"
+    assert interpolate(env["PANRO_BI_USER"]) != warehouse.username
+    # the script is in the image where the command looks for it
+    copies = {dest: sources for sources, dest in dockerfile_copies(dockerfile)}
+    assert copies.get(f"/opt/panro/{METABASE_SETUP}") == [METABASE_SETUP]
+    assert (ROOT / METABASE_SETUP).is_file()
+
+
+def test_metabase_setup_registers_the_bi_login_once(tmp_path):
+    """docker/metabase_setup.py against a stand-in for Metabase's API (the endpoints it calls): a first
+    run sets Metabase up and adds the warehouse as the BI login, marts only; a second run updates it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    state = {"users": 0, "databases": {}, "calls": []}
+
+    class Metabase(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _answer(self, body, status=200):
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            state["calls"].append(("GET", self.path))
+            if self.path == "/api/health":
+                return self._answer({"status": "ok"})
+            if self.path == "/api/session/properties":
+                return self._answer({"has-user-setup": state["users"] > 0, "setup-token": "tok"})
+            if self.path == "/api/database" and self.headers.get("X-Metabase-Session") == "sess":
+                return self._answer({"data": list(state["databases"].values())})
+            return self._answer({"message": "no"}, 401)
+
+        def _body(self):
+            return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+        def do_POST(self):
+            body = self._body()
+            state["calls"].append(("POST", self.path))
+            if self.path == "/api/setup" and body["token"] == "tok" and state["users"] == 0:
+                state["users"] += 1
+                return self._answer({"id": "sess"})
+            if self.path == "/api/session" and body == {
+                "username": "admin@example.kr",
+                "password": "pw-admin-1",
+            }:
+                return self._answer({"id": "sess"})
+            if self.path == "/api/database" and self.headers.get("X-Metabase-Session") == "sess":
+                state["databases"][1] = {"id": 1, **body}
+                return self._answer(state["databases"][1])
+            return self._answer({"message": "no"}, 400)
+
+        def do_PUT(self):
+            body = self._body()
+            state["calls"].append(("PUT", self.path))
+            if self.path == "/api/database/1" and self.headers.get("X-Metabase-Session") == "sess":
+                state["databases"][1]["details"] = body["details"]
+                return self._answer(state["databases"][1])
+            return self._answer({"message": "no"}, 400)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Metabase)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    env = {
+        **os.environ,
+        "METABASE_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "METABASE_ADMIN_EMAIL": "admin@example.kr",
+        "METABASE_ADMIN_PASSWORD": "pw-admin-1",
+        "PANRO_BI_USER": "metabase",
+        "PANRO_BI_PASSWORD": "bi-1",
+        "NO_PROXY": "*",
+    }
+    try:
+        for password in ("bi-1", "bi-2"):  # the second run: a rotated BI password
+            env["PANRO_BI_PASSWORD"] = password
+            proc = subprocess.run(
+                [sys.executable, str(ROOT / METABASE_SETUP)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    [database] = state["databases"].values()
+    assert database["engine"] == "postgres"
+    assert {k: database["details"][k] for k in ("host", "dbname", "user", "password")} == {
+        "host": "warehouse",
+        "dbname": "panro",
+        "user": "metabase",
+        "password": "bi-2",
+    }
+    assert database["details"]["schema-filters-patterns"] == "marts"
+    assert [c for c in state["calls"] if c[0] != "GET"] == [
+        ("POST", "/api/setup"),
+        ("POST", "/api/database"),
+        ("POST", "/api/session"),
+        ("PUT", "/api/database/1"),
+    ]

@@ -7,8 +7,38 @@ real 판판대로 portal or to the simulator.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+DELIVERY_METHODS = ("outbox", "smtp", "sftp")
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Where the daily extract is mailed (PANRO_SMTP_*). The password never shows in a repr."""
+
+    host: str
+    port: int = 587
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str = ""
+    recipients: tuple[str, ...] = ()
+    starttls: bool = True
+
+
+@dataclass(frozen=True)
+class SftpConfig:
+    """Where the daily extract is uploaded (PANRO_SFTP_*): a password or a private key file, and the
+    server's host key (a ``known_hosts`` file or one ``<type> <base64>`` line); unknown hosts are refused."""
+
+    host: str
+    user: str
+    port: int = 22
+    password: str | None = field(default=None, repr=False)
+    key_path: Path | None = None
+    remote_dir: str = "."
+    known_hosts: Path | None = None
+    host_key: str | None = None
 
 
 def project_home() -> Path:
@@ -33,6 +63,10 @@ class Settings:
     outbox_dir: Path
     allocation_seed: str
     business_key_salt: str
+    # How the daily extract leaves the outbox (panro.delivery): outbox (stays there), smtp or sftp.
+    delivery: str = "outbox"
+    smtp: SmtpConfig | None = None
+    sftp: SftpConfig | None = None
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -55,6 +89,50 @@ class Settings:
         return self.state_dir / "logs"
 
 
+def _port(name: str, default: int) -> int:
+    text = os.environ.get(name) or str(default)
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"{name} must be a TCP port, got {text!r}")
+    return int(text)
+
+
+def _smtp_config() -> SmtpConfig | None:
+    host = os.environ.get("PANRO_SMTP_HOST")
+    if not host:
+        return None
+    starttls = os.environ.get("PANRO_SMTP_STARTTLS", "true").strip().lower()
+    if starttls not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"PANRO_SMTP_STARTTLS must be true or false, got {starttls!r}")
+    recipients = os.environ.get("PANRO_SMTP_TO", "")
+    return SmtpConfig(
+        host=host,
+        port=_port("PANRO_SMTP_PORT", 587),
+        user=os.environ.get("PANRO_SMTP_USER") or None,
+        password=os.environ.get("PANRO_SMTP_PASSWORD") or None,
+        sender=os.environ.get("PANRO_SMTP_FROM", ""),
+        recipients=tuple(r.strip() for r in recipients.replace(";", ",").split(",") if r.strip()),
+        starttls=starttls in ("true", "1", "yes"),
+    )
+
+
+def _sftp_config() -> SftpConfig | None:
+    host = os.environ.get("PANRO_SFTP_HOST")
+    if not host:
+        return None
+    key_path = os.environ.get("PANRO_SFTP_KEY_PATH")
+    known_hosts = os.environ.get("PANRO_SFTP_KNOWN_HOSTS")
+    return SftpConfig(
+        host=host,
+        user=os.environ.get("PANRO_SFTP_USER", ""),
+        port=_port("PANRO_SFTP_PORT", 22),
+        password=os.environ.get("PANRO_SFTP_PASSWORD") or None,
+        key_path=Path(key_path) if key_path else None,
+        remote_dir=os.environ.get("PANRO_SFTP_REMOTE_DIR", "."),
+        known_hosts=Path(known_hosts) if known_hosts else None,
+        host_key=os.environ.get("PANRO_SFTP_HOST_KEY") or None,
+    )
+
+
 def load_settings() -> Settings:
     home = project_home()
     state = Path(os.environ.get("PANRO_STATE_DIR", home / ".panro")).resolve()
@@ -71,4 +149,7 @@ def load_settings() -> Settings:
         # Published seed for the last tie-break of the ranking (DESIGN: allocation).
         allocation_seed=os.environ.get("PANRO_ALLOCATION_SEED", "panro-2024"),
         business_key_salt=os.environ.get("PANRO_BUSINESS_KEY_SALT", "panro-dev-salt"),
+        delivery=os.environ.get("PANRO_DELIVERY", "outbox").strip().lower() or "outbox",
+        smtp=_smtp_config(),
+        sftp=_sftp_config(),
     )

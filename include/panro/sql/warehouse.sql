@@ -165,3 +165,19 @@ create table if not exists ops.published_decisions (
     business_day     date        not null,
     primary key (application_id, round_date)
 );
+
+-- Deliveries of the daily extract (panro.delivery): one row per attempt, failed ones included. target
+-- names the server and mailbox or folder, never a credential; files lists what was sent or skipped
+-- (already there with the same SHA-256): [{"file", "sha256", "bytes", "action"}, ...].
+create table if not exists ops.extract_deliveries (
+    delivery_id  bigserial   primary key,
+    business_day date        not null,
+    method       text        not null,   -- smtp / sftp
+    target       text        not null,
+    started_at   timestamptz not null,
+    finished_at  timestamptz not null,
+    outcome      text        not null,   -- delivered / failed
+    files        jsonb       not null default '[]'::jsonb,
+    message      text
+);
+create index if not exists extract_deliveries_day_idx on ops.extract_deliveries (business_day, method);
