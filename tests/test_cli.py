@@ -40,3 +40,49 @@ def test_serve_needs_its_secrets(monkeypatch, tmp_path):
     from panro.cli import main
 
     assert main(["serve", "--scenario", str(tmp_path)]) == 2
+
+
+def test_serve_plays_the_portal_and_the_tax_office_with_the_faults_asked_for(tmp_path):
+    """`panro serve` starts both simulated systems on loopback, each with the fault rate given."""
+    import json
+    import os
+    import re
+    import signal
+    import urllib.request
+    from datetime import date
+
+    from panro.simulate import simulate
+
+    scenario = tmp_path / "scenario"
+    simulate(scenario, seed=3, first_day=date(2024, 3, 4), days=2, applications=50, name="serve")
+    env = {**os.environ, "PORTAL_TOKEN": "t0ken", "NTS_SERVICE_KEY": "k3y", "NO_PROXY": "*"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "panro.cli",
+            "serve",
+            "--scenario",
+            str(scenario),
+            "--port",
+            "0",
+            "--nts-port",
+            "0",
+            "--fault-rate",
+            "0.3",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        urls = re.findall(r"http://127\.0\.0\.1:\d+", line)
+        assert len(urls) == 2, line
+        for url in urls:
+            with urllib.request.urlopen(url + "/_sim/faults", timeout=10) as response:
+                assert json.load(response)["rate"] == 0.3
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0

@@ -44,22 +44,43 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    from panro.servers.faults import FaultPlan
+    from panro.servers.nts import NtsServer, NtsState
     from panro.servers.portal import PortalServer, PortalState, parse_instant
 
-    token = os.environ.get("PORTAL_TOKEN")
-    if not token:
-        print("PORTAL_TOKEN must be set: the token clients must present", file=sys.stderr)
+    token, key = os.environ.get("PORTAL_TOKEN"), os.environ.get("NTS_SERVICE_KEY")
+    if not token or not key:
+        print(
+            "PORTAL_TOKEN and NTS_SERVICE_KEY must be set: the secrets clients must present", file=sys.stderr
+        )
         return 2
     clock = parse_instant(args.clock, "--clock") if args.clock else None
-    server = PortalServer(
-        PortalState.from_scenario(args.scenario, token, clock), args.host, args.port
-    ).start()
-    print(f"portal simulator serving {args.scenario} at {server.base_url} (Ctrl-C to stop)", flush=True)
+    # each server its own fault plan (a plan's request counter is its own)
+    servers = [
+        PortalServer(
+            PortalState.from_scenario(args.scenario, token, clock),
+            args.host,
+            args.port,
+            FaultPlan(args.fault_rate, args.fault_seed),
+        ).start(),
+        NtsServer(
+            NtsState.from_scenario(args.scenario, key, clock),
+            args.host,
+            args.nts_port,
+            FaultPlan(args.fault_rate, args.fault_seed + 1),
+        ).start(),
+    ]
+    print(
+        f"serving {args.scenario}: portal {servers[0].base_url}, tax office {servers[1].base_url}"
+        f" (faults {args.fault_rate:.0%}; Ctrl-C to stop)",
+        flush=True,
+    )
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        server.stop()
+        for server in servers:
+            server.stop()
     return 0
 
 
