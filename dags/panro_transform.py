@@ -83,6 +83,16 @@ def panro_transform():
 
         return write_verified_extract(context, date.fromisoformat(dbt_vars["round_date"]))
 
+    @task
+    def deliver_extract(dbt_vars: dict) -> dict | None:
+        from datetime import date
+
+        from panro.delivery import deliver_day
+        from panro_airflow import warehouse_url
+
+        # outbox (default), e-mail or SFTP as PANRO_DELIVERY says; a rerun sends nothing twice
+        return deliver_day(date.fromisoformat(dbt_vars["round_date"]), url=warehouse_url())
+
     dbt_vars = resolve_round()
     (
         dbt_seed(dbt_vars)
@@ -92,6 +102,7 @@ def panro_transform():
         >> dbt_build_marts(dbt_vars)
         >> publish_gate(dbt_vars)
         >> write_selection_extract(dbt_vars)
+        >> deliver_extract(dbt_vars)
     )
 
 

@@ -131,6 +131,7 @@ def test_transform_runs_the_gates_in_order(dagbag):
         "dbt_build_marts",
         "publish_gate",
         "write_selection_extract",
+        "deliver_extract",
     ]
     for before, after in zip(chain, chain[1:]):
         assert before in tasks[after]["upstream"], (before, after)

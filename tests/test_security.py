@@ -659,3 +659,20 @@ def test_the_suites_literal_quoting_round_trips(pg_server, value):
     literal = importlib.import_module(f"{SUITES_PACKAGE}._base").literal
     with psycopg.connect(pg_server) as conn:
         assert conn.execute("select " + literal(value)).fetchone()[0] == value
+
+
+def test_settings_never_show_their_secrets(monkeypatch):
+    from panro.config import load_settings
+
+    secrets = {
+        "WAREHOUSE_URL": "postgresql://panro:pw-in-url@db/panro",
+        "PORTAL_TOKEN": "portal-token-value",
+        "NTS_SERVICE_KEY": "nts-key-value",
+        "PANRO_BUSINESS_KEY_SALT": "salt-value",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    shown = repr(load_settings())
+    for value in secrets.values():
+        assert value not in shown
+    assert "pw-in-url" not in shown

@@ -54,15 +54,16 @@ def project_home() -> Path:
 class Settings:
     home: Path
     state_dir: Path
-    warehouse_url: str | None
+    # secrets (a URL may carry a password) never appear in a repr, a log line or a traceback
+    warehouse_url: str | None = field(repr=False)
     portal_base_url: str | None
-    portal_token: str | None
+    portal_token: str | None = field(repr=False)
     nts_base_url: str | None
-    nts_service_key: str | None
+    nts_service_key: str | None = field(repr=False)
     drop_dir: Path
     outbox_dir: Path
     allocation_seed: str
-    business_key_salt: str
+    business_key_salt: str = field(repr=False)
     # How the daily extract leaves the outbox (panro.delivery): outbox (stays there), smtp or sftp.
     delivery: str = "outbox"
     smtp: SmtpConfig | None = None
