@@ -456,7 +456,9 @@ def test_source_freshness_warns_stops_on_blocking_sources_and_keeps_its_results(
     assert by_suite["freshness.kakao.kakao_applications"].failed[0]["description"] == "never delivered"
 
     with connect(fresh_db) as conn:
-        conn.execute("update ops.load_ledger set finished_at = now() - interval '4 days' where source = 'portal'")
+        conn.execute(
+            "update ops.load_ledger set finished_at = now() - interval '4 days' where source = 'portal'"
+        )
     stale = run_freshness(fresh_db, run_id="fresh-2", business_day=DAY)
     assert not stale.success
     assert any("portal_applications" in f for f in stale.failures)
@@ -468,3 +470,29 @@ def test_source_freshness_warns_stops_on_blocking_sources_and_keeps_its_results(
     assert stored == [("fresh-1", 11, 0), ("fresh-2", 11, 1)]
     kinds = [a["kind"] for a in alerts(state_dir)]
     assert kinds.count("gate_failed") == 1 and kinds.count("quality_warning") == 2
+
+
+def test_a_refused_load_stays_rejected_until_a_person_accepts_it(fresh_db, state_dir):
+    from panro.quality import accept_load
+
+    url = fresh_db
+    ensure_schema(url)
+    bad = land_portal(
+        url, [application(i, brn="120-81-4752" if i % 2 else None) for i in range(20)], run_id="r1"
+    )
+    good = land_portal(url, [application(100 + i) for i in range(20)], run_id="r2")
+    assert not run_gate(url, "landing", run_id="r1", business_day=DAY, load_ids=[bad]).success
+    assert run_gate(url, "landing", run_id="r2", business_day=DAY, load_ids=[good]).success
+    assert query(url, "select load_id from ops.rejected_loads") == [(bad,)]
+
+    with pytest.raises(ValueError, match="not a load the landing gate refused"):
+        accept_load(url, good, accepted_by="data-eng", reason="looked fine")
+    with pytest.raises(ValueError, match="who accepts it and why"):
+        accept_load(url, bad, accepted_by="data-eng", reason=" ")
+    accept_load(
+        url, bad, accepted_by="김담당", reason="9-digit BRNs are the partner's test rows; checked by phone"
+    )
+    assert query(url, "select load_id from ops.rejected_loads") == []
+    again = run_gate(url, "landing", run_id="r3", business_day=DAY, load_ids=[bad])
+    assert again.success and again.validations == []  # accepted: not validated again
+    assert query(url, "select accepted_by from ops.load_acceptances") == [("김담당",)]

@@ -171,9 +171,10 @@ def landing_loads(
     """``(raw table, load_id)`` of the loads to validate: the ones given, else the successful loads
     of ``run_id`` in the load ledger, else those started on ``business_day`` (KST). A load missing
     from the ledger is looked up in the raw tables; loads that failed or were refused are skipped
-    (they landed nothing)."""
+    (they landed nothing), and so are loads a person accepted after an earlier failed gate."""
     landing = load_suites().landing
     with connect(url) as conn:
+        accepted = {r[0] for r in conn.execute("select load_id from ops.load_acceptances").fetchall()}
         if load_ids is None:
             rows = conn.execute(
                 """select load_id, source from ops.load_ledger
@@ -188,9 +189,16 @@ def landing_loads(
                         order by started_at, load_id""",
                     (business_day,),
                 ).fetchall()
-            return [(landing.table_for_source(source), load_id) for load_id, source in rows]
+            return [
+                (landing.table_for_source(source), load_id)
+                for load_id, source in rows
+                if load_id not in accepted
+            ]
         found: list[tuple[str, str]] = []
         for load_id in load_ids:
+            if load_id in accepted:
+                log.info("landing gate: load %s was accepted by a person, not validated again", load_id)
+                continue
             row = conn.execute(
                 "select source, outcome from ops.load_ledger where load_id = %s", (load_id,)
             ).fetchone()
@@ -766,3 +774,17 @@ def unpublished_rounds(url: str, *, before: date) -> list[date]:
             (before,),
         ).fetchall()
     return [r[0] for r in rows]
+
+
+def accept_load(url: str, load_id: str, *, accepted_by: str, reason: str) -> None:
+    """Record that a person looked at a load the landing gate refused and let it into the models."""
+    if not reason.strip() or not accepted_by.strip():
+        raise ValueError("accepting a load needs who accepts it and why")
+    ensure_schema(url)
+    with connect(url) as conn:
+        if conn.execute("select 1 from ops.rejected_loads where load_id = %s", (load_id,)).fetchone() is None:
+            raise ValueError(f"load {load_id!r} is not a load the landing gate refused (ops.rejected_loads)")
+        conn.execute(
+            "insert into ops.load_acceptances (load_id, accepted_by, reason) values (%s, %s, %s)",
+            (load_id, accepted_by, reason),
+        )

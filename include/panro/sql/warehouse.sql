@@ -149,6 +149,7 @@ create table if not exists ops.validation_results (
     failed_expectations jsonb       not null default '[]'::jsonb
 );
 create index if not exists validation_results_day_idx on ops.validation_results (business_day, gate);
+create index if not exists validation_results_load_idx on ops.validation_results (load_id) where load_id is not null;
 
 -- Decisions published by a passing publish gate: the gate checks before each run that none of them
 -- changed or disappeared from marts.fct_allocation_decision, and adds the new ones after a pass.
@@ -181,3 +182,29 @@ create table if not exists ops.extract_deliveries (
     message      text
 );
 create index if not exists extract_deliveries_day_idx on ops.extract_deliveries (business_day, method);
+
+-- Loads the landing gate refused, kept out of staging until someone accepts them. A refused load stays
+-- in raw (raw is never changed); its rows reach the models only once a person has looked at it and
+-- recorded why it is fine (`panro accept-load`), or the source sent a corrected delivery instead.
+create table if not exists ops.load_acceptances (
+    load_id     text        primary key,
+    accepted_by text        not null,
+    reason      text        not null,
+    accepted_at timestamptz not null default now()
+);
+
+-- A load is rejected when the latest landing-gate run over it had a hard failure and nobody accepted it.
+create or replace view ops.rejected_loads as
+with latest as (
+    select load_id, max(validated_at) as validated_at
+      from ops.validation_results
+     where gate = 'landing' and load_id is not null
+     group by load_id
+)
+select latest.load_id, latest.validated_at, count(*) filter (where not v.success) as failed_suites
+  from latest
+  join ops.validation_results v
+    on v.gate = 'landing' and v.load_id = latest.load_id and v.validated_at = latest.validated_at
+ where not exists (select 1 from ops.load_acceptances a where a.load_id = latest.load_id)
+ group by latest.load_id, latest.validated_at
+having bool_or(not v.success);
