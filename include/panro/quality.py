@@ -31,6 +31,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import quote, unquote, urlparse
 
+import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
@@ -388,7 +389,13 @@ def _run_check(gx, context, source, check, asset_name: str, suites: dict, gx_run
             )
         )
         result = definition.run(run_id=gx_run, result_format=RESULT_FORMAT)
+        for r in result.results:  # GX reports an expectation whose query raised inside its result
+            message = _exception_message(r.exception_info) or ""
+            if "OperationalError" in message or "InterfaceError" in message:
+                raise ConnectionError(f"{check.suite.name}: the database went away: {message[:300]}")
     except Exception as exc:  # a missing model, a broken query: the check could not run, which fails
+        if _lost_connection(exc):
+            raise  # the database went away: a transient fault the task's retries cover, not a verdict
         log.exception("%s on %s could not run", check.suite.name, check.batch)
         return Validation(
             check.suite.name,
@@ -428,6 +435,19 @@ def _run_check(gx, context, source, check, asset_name: str, suites: dict, gx_run
         time.monotonic() - started,
     )
     return Validation(check.suite.name, check.batch, check.table, check.load_id, len(result.results), failed)
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    """Whether the exception (or its cause) is the database connection failing, not the check."""
+    import sqlalchemy.exc
+
+    while exc is not None:
+        if isinstance(
+            exc, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, psycopg.OperationalError)
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _failed(r, check, url: str) -> dict:

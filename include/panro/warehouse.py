@@ -58,6 +58,8 @@ def stop_embedded(pgdata: Path) -> bool:
 
     server = pgserver.get_server(pgdata, cleanup_mode=None)
     pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=server.system_user)
+    # pgserver keeps one handle per data folder and process; a later start must not reuse the stopped one
+    pgserver.PostgresServer._instances.pop(pgdata.resolve(), None)
     return True
 
 
