@@ -34,7 +34,7 @@ def panro_transform():
         from panro.dbt import run_dbt
         from panro_airflow import warehouse_url
 
-        run_dbt(["seed"], warehouse_url(), dbt_vars)
+        run_dbt(["seed", "--full-refresh"], warehouse_url(), dbt_vars)
 
     @task
     def source_freshness(dbt_vars: dict, **context) -> dict:

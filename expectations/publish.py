@@ -64,11 +64,12 @@ def decision_ledger(business_day: date) -> Check:
             f"publish.{table}",
             [
                 expect(
-                    gxe.ExpectColumnValuesToBeUnique,
+                    gxe.ExpectCompoundColumnsToBeUnique,
                     HARD,
-                    "신청마다 결정이 하나",
-                    "the ledger holds one decision per application (withdrawal events are not written yet)",
-                    column="application_id",
+                    "신청·회차마다 결정이 하나",
+                    "the ledger holds one event per application and round (a withdrawal or a promotion is a"
+                    " later round's event)",
+                    column_list=["application_id", "round_date"],
                 ),
                 *_not_null(
                     ["application_id", "program_code", "round_date", "decision", "rank", "decided_in_run"],
@@ -85,12 +86,14 @@ def decision_ledger(business_day: date) -> Check:
                 unexpected_rows(
                     HARD,
                     "세부사업별 선정 수가 정원 이하",
-                    "selections of a sub-programme, over every round so far, never exceed its quota in marts.dim_program",
+                    "places held (selections not withdrawn since), over every round so far, never exceed the quota in marts.dim_program",
                     """select d.program_code, count(*) as selected, max(p.program_quota) as quota
                          from {batch} as d
                          left join marts.dim_program as p
                            on p.program_code = d.program_code and p.is_programme_level
                         where d.decision = 'selected'
+                          and not exists (select 1 from {batch} as w where w.application_id = d.application_id
+                                           and w.decision = 'withdrawn' and w.round_date > d.round_date)
                         group by d.program_code
                        having max(p.program_quota) is null or count(*) > max(p.program_quota)""",
                 ),
@@ -102,7 +105,9 @@ def decision_ledger(business_day: date) -> Check:
                          from {batch} as d
                          join marts.dim_program as p
                            on p.program_code = d.program_code and p.track_code = d.track_code
-                        where d.decision = 'selected' and p.track_quota is not null
+                        where d.decision = 'selected'
+                          and not exists (select 1 from {batch} as w where w.application_id = d.application_id
+                                           and w.decision = 'withdrawn' and w.round_date > d.round_date) and p.track_quota is not null
                         group by d.program_code, d.track_code
                        having count(*) > max(p.track_quota)""",
                 ),
@@ -116,7 +121,10 @@ def decision_ledger(business_day: date) -> Check:
                           from {{batch}} as d
                           join marts.dim_program as p
                             on p.program_code = d.program_code and p.is_programme_level
-                         where d.decision = 'selected' and p.budget_million_krw is not null
+                         where d.decision = 'selected'
+                          and not exists (select 1 from {{batch}} as w where w.application_id = d.application_id
+                                           and w.decision = 'withdrawn' and w.round_date > d.round_date)
+                           and p.budget_million_krw is not null
                          group by d.program_code
                         having sum(d.gov_support_krw)
                                > cast(max(p.budget_million_krw) as bigint) * 1000000

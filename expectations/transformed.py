@@ -90,7 +90,23 @@ def current_applications() -> Check:
             f"transformed.{table}",
             [
                 *_unique("application_id", "신청번호"),
-                *_unique("raw_id", "원본 행 번호(raw_id)"),
+                # every channel (portal, sbiz24, kakao) numbers its own raw rows: the key is (channel, raw_id)
+                expect(
+                    gxe.ExpectColumnValuesToNotBeNull,
+                    HARD,
+                    "원본 행 번호(raw_id) 값이 있음",
+                    "raw_id is the row of the channel's raw table the current version comes from",
+                    column="raw_id",
+                ),
+                unexpected_rows(
+                    HARD,
+                    "채널별 원본 행 번호(raw_id) 중복 없음",
+                    "each channel's raw table numbers its rows itself: (channel, raw_id) is the key",
+                    """select c.channel, c.raw_id, count(*) as current_rows
+                         from {batch} as c
+                        group by c.channel, c.raw_id
+                       having count(*) > 1""",
+                ),
                 expect(
                     gxe.ExpectColumnValuesToNotBeNull,
                     HARD,

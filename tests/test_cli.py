@@ -7,7 +7,19 @@ import pytest
 
 from panro.cli import build_parser
 
-COMMANDS = ["simulate", "serve", "deliver", "run", "status", "warehouse", "airflow", "demo"]
+COMMANDS = [
+    "simulate",
+    "serve",
+    "deliver",
+    "run",
+    "status",
+    "explain",
+    "accept-load",
+    "warehouse",
+    "airflow",
+    "demo",
+    "bench",
+]
 
 
 def test_top_level_help_lists_every_command():

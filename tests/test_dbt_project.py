@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 
+from panro.brn import brn_check_digit
 from panro.warehouse import dbt_env, ensure_schema
 
 PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -27,6 +28,14 @@ SALT = "panro-dev-salt"  # the project's default var business_key_salt
 
 PERSONAL_COLUMNS = {"brn", "brn_text", "business_name", "representative_name", "phone", "email", "address"}
 
+
+# The required documents (small-business certificate, national and local tax certificates), valid
+# through the rounds of these tests.
+REQUIRED_DOCUMENTS = [
+    {"type": "small_business_cert", "file_id": "f1", "issued_on": "2024-02-20", "valid_until": "2025-03-31"},
+    {"type": "national_tax_cert", "file_id": "f2", "issued_on": "2024-03-01", "valid_until": "2024-03-31"},
+    {"type": "local_tax_cert", "file_id": "f3", "issued_on": "2024-03-01", "valid_until": "2024-03-31"},
+]
 
 # --- helpers ----------------------------------------------------------------------------------------
 
@@ -68,6 +77,7 @@ def application(
     ksic: str | None = "10711",
     ksic_revision: int | None = 10,
     consents: dict | None = None,
+    documents: list[dict] | None = None,
     drop: tuple[str, ...] = (),
 ) -> dict:
     """One portal record (sources.md §1) with sensible defaults; ``drop`` removes top-level keys."""
@@ -110,7 +120,7 @@ def application(
             "is_large_company_product": False,
             "unit_price_krw": 18000,
         },
-        "documents": [],
+        "documents": documents if documents is not None else REQUIRED_DOCUMENTS,
         "bonus_claims": [],
         "program_answers": {},
         "consents": consents if consents is not None else {"privacy": True, "third_party": True},
@@ -176,6 +186,27 @@ def land(url: str, records: list[dict], score_rows: list[dict], load_id: str) ->
                 )
 
 
+def land_nts(url: str, brns: list[str], asked_on: str, load_id: str, status_code: str = "01") -> None:
+    """The 국세청 answers of a day (sources.md §5): every number in business unless told otherwise."""
+    now = datetime.now(UTC)
+    with psycopg.connect(url) as conn:
+        for brn in brns:
+            record = {
+                "b_no": brn,
+                "b_stt": "계속사업자",
+                "b_stt_cd": status_code,
+                "tax_type": "부가가치세 일반과세자",
+                "tax_type_cd": "01",
+                "end_dt": "",
+            }
+            text = json.dumps(record, ensure_ascii=False, sort_keys=True)
+            conn.execute(
+                """insert into raw.nts_status_answers (load_id, loaded_at, asked_on, b_no, record_hash, record)
+                   values (%s, %s, %s, %s, %s, %s::jsonb)""",
+                (load_id, now, asked_on, brn, hashlib.sha256(text.encode()).hexdigest(), text),
+            )
+
+
 def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(sql, params).fetchall()
@@ -230,9 +261,9 @@ FIRST_LOAD = [
     ),
     application("A14", brn="1208147522", ksic="56211", consents={"privacy": False, "third_party": True}),
     # submitted after ROUND_1: not there yet on ROUND_1
-    application("A15", submitted="2024-03-09T10:00:00+09:00"),
+    application("A15", brn="2208100016", submitted="2024-03-09T10:00:00+09:00"),
     application("A16"),  # scored under 60
-    application("A17"),  # scored only in a later round
+    application("A17"),  # scored only in a later round; A01's business, which holds a 2-5 selection
     application("A18", program="2-8", track=None, submitted="2024-03-05T10:00:00+09:00"),  # first come
     application("A19", program="Z-9", track=None),  # unknown programme
     application("A20", ksic="63992", ksic_revision=11),  # virtual assets (KSIC 11)
@@ -247,7 +278,16 @@ FIRST_SCORES = [
     *scores("A15", "20240312-2-5", [65, 65, 65]),
     *scores("A17", "20240312-2-5", [77, 77, 77]),
 ]
-SECOND_LOAD = [application("A21", program="2-8", track=None, submitted="2024-03-13T10:00:00+09:00")]
+SECOND_LOAD = [
+    application("A21", brn="2208100020", program="2-8", track=None, submitted="2024-03-13T10:00:00+09:00")
+]
+
+
+def nts_numbers(records: list[dict]) -> list[str]:
+    """The 10-digit numbers of the records, as the 국세청 job would ask them."""
+    digits = {"".join(ch for ch in (r["business"]["brn"] or "") if ch.isdigit()) for r in records}
+    return sorted(d for d in digits if len(d) == 10)
+
 
 EXPECTED_VERDICTS = {
     "A01": ("eligible", []),
@@ -281,6 +321,7 @@ def test_eligibility_scores_and_decision_ledger(fresh_db, tmp_path):
     url = fresh_db
     ensure_schema(url)
     land(url, FIRST_LOAD, FIRST_SCORES, "load-1")
+    land_nts(url, nts_numbers(FIRST_LOAD + SECOND_LOAD), "2024-03-04", "nts-1")
 
     run_dbt(url, tmp_path, "seed", round_date=ROUND_1, run_id="run-1")
     run_dbt(url, tmp_path, "build", round_date=ROUND_1, run_id="run-1")
@@ -293,25 +334,20 @@ def test_eligibility_scores_and_decision_ledger(fresh_db, tmp_path):
             "select application_id, verdict, reason_codes, judged_at, rule_version from marts.fct_eligibility",
         )
     }
-    assert verdicts == EXPECTED_VERDICTS
-    assert query(url, "select distinct judged_at::text, rule_version from marts.fct_eligibility") == [
-        (ROUND_1, "foundation-2024.1")
-    ]
+    # each defect is caught with its reason (the eligibility rules may add review reasons of their own:
+    # tests/test_eligibility_rules.py pins those)
+    assert set(verdicts) == set(EXPECTED_VERDICTS)
+    for app_id, (verdict, reasons) in EXPECTED_VERDICTS.items():
+        assert verdicts[app_id][0] == verdict and set(reasons) <= set(verdicts[app_id][1]), (
+            app_id,
+            verdicts[app_id],
+        )
+    assert query(url, "select distinct judged_at::text from marts.fct_eligibility") == [(ROUND_1,)]
     checks = query(
         url,
-        "select rule_code, result, reason_code, reason from marts.fct_eligibility_check"
-        " where application_id = 'A02' order by rule_order",
+        "select rule_code, result, reason_code, reason from marts.fct_eligibility_check where application_id = 'A02'",
     )
-    assert [c[0] for c in checks] == [
-        "brn_valid",
-        "industry_not_excluded",
-        "consent_given",
-        "submitted_at_valid",
-        "not_withdrawn",
-        "program_known",
-    ]
-    assert checks[0] == ("brn_valid", "fail", "BRN_INVALID", "사업자등록번호 형식 또는 검증번호 오류")
-    assert all(c[1] == "pass" and c[2] is None for c in checks[1:])
+    assert ("brn_valid", "fail", "BRN_INVALID", "사업자등록번호 형식 또는 검증번호 오류") in checks
 
     # -- scores: conflicted reviewer left out; only rounds on or before the round day
     score = {
@@ -330,17 +366,83 @@ def test_eligibility_scores_and_decision_ledger(fresh_db, tmp_path):
         r[0]: r[1:]
         for r in query(
             url,
-            "select application_id, program_code, track_code, decision, rank, total_score, cut_line,"
-            " gov_support_krw, self_pay_krw, round_date::text, decided_in_run from marts.fct_allocation_decision",
+            "select application_id, program_code, track_code, decision, reason_code, rank, event_seq, total_score,"
+            " cut_line, gov_support_krw, self_pay_krw, round_date::text, decided_in_run"
+            " from marts.fct_allocation_decision",
         )
     }
     assert first == {
-        "A01": ("2-5", "planned", "selected", 1, 85, 71, LIVE_GOV, LIVE_SELF, ROUND_1, "run-1"),
-        "A06": ("2-5", "self_produced", "selected", 2, 80, 71, LIVE_GOV, LIVE_SELF, ROUND_1, "run-1"),
-        "A12": ("2-5", "planned", "selected", 3, 80, 71, LIVE_GOV, LIVE_SELF, ROUND_1, "run-1"),
-        "A13": ("2-5", "planned", "selected", 4, 71, 71, LIVE_GOV, LIVE_SELF, ROUND_1, "run-1"),
-        "A16": ("2-5", "planned", "not_selected", 5, 55, 71, None, None, ROUND_1, "run-1"),
-        "A18": ("2-8", None, "selected", 1, None, None, O2O_EXPO_GOV, 0, ROUND_1, "run-1"),
+        "A01": (
+            "2-5",
+            "planned",
+            "selected",
+            "WITHIN_QUOTA",
+            1,
+            1,
+            85,
+            71,
+            LIVE_GOV,
+            LIVE_SELF,
+            ROUND_1,
+            "run-1",
+        ),
+        "A06": (
+            "2-5",
+            "self_produced",
+            "selected",
+            "WITHIN_QUOTA",
+            2,
+            1,
+            80,
+            71,
+            LIVE_GOV,
+            LIVE_SELF,
+            ROUND_1,
+            "run-1",
+        ),
+        "A12": (
+            "2-5",
+            "planned",
+            "selected",
+            "WITHIN_QUOTA",
+            3,
+            1,
+            80,
+            71,
+            LIVE_GOV,
+            LIVE_SELF,
+            ROUND_1,
+            "run-1",
+        ),
+        "A13": (
+            "2-5",
+            "planned",
+            "selected",
+            "WITHIN_QUOTA",
+            4,
+            1,
+            71,
+            71,
+            LIVE_GOV,
+            LIVE_SELF,
+            ROUND_1,
+            "run-1",
+        ),
+        "A16": (
+            "2-5",
+            "planned",
+            "not_selected",
+            "BELOW_MIN_SCORE",
+            5,
+            1,
+            55,
+            71,
+            None,
+            None,
+            ROUND_1,
+            "run-1",
+        ),
+        "A18": ("2-8", None, "selected", "WITHIN_QUOTA", 1, 1, None, None, O2O_EXPO_GOV, 0, ROUND_1, "run-1"),
     }
 
     # -- a rerun of the same round adds nothing and changes nothing
@@ -348,25 +450,50 @@ def test_eligibility_scores_and_decision_ledger(fresh_db, tmp_path):
     run_dbt(url, tmp_path, "build", round_date=ROUND_1, run_id="run-1-again")
     assert ledger(url) == before
 
-    # -- a later round: only new applications are decided (A13's later withdrawal changes nothing)
+    # -- a later round: A13 withdrew after its selection (a new event; its selection row stays as it
+    # was), A17's business (A01's) already holds a 2-5 selection, the others are new
     land(url, SECOND_LOAD, [], "load-2")
     run_dbt(url, tmp_path, "build", round_date=ROUND_2, run_id="run-2")
     after = ledger(url)
-    assert [r for r in after if r[0] in first] == before
+    assert set(before) <= set(after)
     added = {
         r[0]: r[1:]
         for r in query(
             url,
-            "select application_id, decision, rank, cut_line, decided_in_run from marts.fct_allocation_decision"
-            " where round_date = %s",
+            "select application_id, decision, reason_code, rank, event_seq, previous_decision, cut_line,"
+            " gov_support_krw, decided_in_run from marts.fct_allocation_decision where round_date = %s",
             (ROUND_2,),
         )
     }
     assert added == {
-        "A17": ("selected", 1, 65, "run-2"),
-        "A15": ("selected", 2, 65, "run-2"),
-        "A21": ("selected", 1, None, "run-2"),
+        "A13": ("withdrawn", "WITHDRAWN_AFTER_SELECTION", 4, 2, "selected", None, None, "run-2"),
+        "A17": ("waitlisted", "PARTICIPATION_LIMIT", 1, 1, None, 65, None, "run-2"),
+        "A15": ("selected", "WITHIN_QUOTA", 2, 1, None, 65, LIVE_GOV, "run-2"),
+        "A21": ("selected", "WITHIN_QUOTA", 1, 1, None, None, O2O_EXPO_GOV, "run-2"),
     }
+    # where each application stands now; the day's snapshot for BI; the businesses without personal data
+    assert dict(query(url, "select application_id, current_decision from marts.fct_allocation_current")) == {
+        "A01": "selected",
+        "A06": "selected",
+        "A12": "selected",
+        "A13": "withdrawn",
+        "A15": "selected",
+        "A16": "not_selected",
+        "A17": "waitlisted",
+        "A18": "selected",
+        "A21": "selected",
+    }
+    assert query(
+        url,
+        "select business_day::text, selected, waitlisted, not_selected, withdrawn, withdrawn_on_day, quota_left,"
+        " budget_committed_krw from marts.agg_program_daily where program_code = '2-5' order by 1",
+    ) == [(ROUND_1, 4, 0, 1, 0, 0, 1500 - 4, 4 * LIVE_GOV), (ROUND_2, 4, 1, 1, 1, 1, 1500 - 4, 4 * LIVE_GOV)]
+    assert query(
+        url,
+        "select sido, ksic_section, size_band, revenue_band, application_count from marts.dim_business"
+        " where business_key = %s",
+        (hashlib.md5((SALT + "1208147521").encode()).hexdigest(),),
+    ) == [("전북특별자치도", "C", "under_5", "100m_to_500m", 13)]
     assert query(url, "select is_withdrawn from marts.fct_application where application_id = 'A13'") == [
         (True,)
     ]
@@ -384,11 +511,14 @@ def test_eligibility_scores_and_decision_ledger(fresh_db, tmp_path):
     }
     assert {t for t, _ in mart_columns} >= {
         "dim_program",
+        "dim_business",
         "fct_application",
         "fct_eligibility",
         "fct_eligibility_check",
         "fct_score",
         "fct_allocation_decision",
+        "fct_allocation_current",
+        "agg_program_daily",
     }
     assert not {c for _, c in mart_columns} & PERSONAL_COLUMNS
     assert query(url, "select business_key from marts.fct_application where application_id = 'A01'") == [
@@ -421,9 +551,17 @@ def test_eligibility_scores_and_decision_ledger(fresh_db, tmp_path):
     ]
 
 
+def pilot_brn(i: int) -> str:
+    """A valid BRN of its own for the i-th pilot applicant (one selection per business in P-1)."""
+    first9 = f"{201 + i:03d}01{1000 + i:04d}"
+    return first9 + str(brn_check_digit(first9))
+
+
 def test_oversubscribed_pilot_fills_its_quota_in_rank_order(fresh_db, tmp_path):
     """P-1 (quota 50): 57 scored candidates at or above 60 and 3 under it, in pairs of equal total and
-    submission time, so that the seeded hash decides inside each pair, including for the 50th seat."""
+    submission time, so that the seeded hash decides inside each pair, including for the 50th seat.
+    Then two selected businesses withdraw, and the next round gives their places to the first two on
+    the waiting list, in rank order."""
     url = fresh_db
     ensure_schema(url)
     base = datetime(2024, 3, 4, 9, 0, tzinfo=KST)
@@ -432,10 +570,11 @@ def test_oversubscribed_pilot_fills_its_quota_in_rank_order(fresh_db, tmp_path):
         app_id = f"P1-{i:03d}"
         total = 99 - (i + 1) // 2 if i < 57 else 50
         submitted = (base + timedelta(minutes=(i + 1) // 2)).isoformat()
-        records.append(application(app_id, program="P-1", track=None, submitted=submitted, brn="1208147521"))
+        records.append(application(app_id, program="P-1", track=None, submitted=submitted, brn=pilot_brn(i)))
         score_rows += scores(app_id, "20240308-P-1", [total, total, total])
         expected.append((-total, submitted, hashlib.md5((SEED + app_id).encode()).hexdigest(), app_id, total))
     land(url, records, score_rows, "load-p1")
+    land_nts(url, [pilot_brn(i) for i in range(60)], "2024-03-04", "nts-p1")
 
     run_dbt(url, tmp_path, "build", round_date=ROUND_1, run_id="run-p1")
 
@@ -454,3 +593,35 @@ def test_oversubscribed_pilot_fills_its_quota_in_rank_order(fresh_db, tmp_path):
     pair = sorted(a for a, t in totals.items() if t == 74)
     assert {order[49], order[50]} == set(pair)
     assert order[49] == min(pair, key=lambda a: hashlib.md5((SEED + a).encode()).hexdigest())
+
+    # two selected businesses withdraw; the next round promotes the first two on the waiting list
+    gone = [order[0], order[10]]
+    withdrawn = [r for r in records if r["application_id"] in gone]
+    land(
+        url,
+        [{**r, "status": "withdrawn", "updated_at": "2024-03-09T10:00:00+09:00"} for r in withdrawn],
+        [],
+        "load-p1-withdrawals",
+    )
+    before = ledger(url)
+    run_dbt(
+        url, tmp_path, "run", "--select", "+fct_allocation_decision", round_date=ROUND_2, run_id="run-p1-2"
+    )
+    assert set(before) <= set(ledger(url))
+    assert query(
+        url,
+        "select application_id, decision, reason_code, rank, previous_decision, cut_line"
+        " from marts.fct_allocation_decision where round_date = %s order by decision desc, rank",
+        (ROUND_2,),
+    ) == [
+        (order[0], "withdrawn", "WITHDRAWN_AFTER_SELECTION", 1, "selected", None),
+        (order[10], "withdrawn", "WITHDRAWN_AFTER_SELECTION", 11, "selected", None),
+        (order[50], "selected", "PROMOTED_FROM_WAITLIST", 51, "waitlisted", 73),
+        (order[51], "selected", "PROMOTED_FROM_WAITLIST", 52, "waitlisted", 73),
+    ]
+    held = query(
+        url,
+        "select count(*) from (select distinct on (application_id) decision from marts.fct_allocation_decision"
+        " where program_code = 'P-1' order by application_id, event_seq desc) s where decision = 'selected'",
+    )
+    assert held == [(50,)]

@@ -106,9 +106,12 @@ def test_every_application_is_judged(replayed):
     ids = {v["application_id"] for v in scenario_versions(replayed["scenario"])}
     rows = query(
         replayed["url"],
-        "select a.application_id, e.verdict from marts.fct_application a join marts.fct_eligibility e using (application_id)",
+        "select a.application_id, e.verdict, a.channel from marts.fct_application a"
+        " join marts.fct_eligibility e using (application_id)",
     )
-    assert {r[0] for r in rows} == ids
+    assert {r[0] for r in rows if r[2] == "portal"} == ids
+    # the partner channels' applications are judged too (소상공인24 2-6, 소담스퀘어 3-2)
+    assert {"portal", "sbiz24"} <= {r[2] for r in rows}
 
 
 def truth(scenario: Path) -> list[dict]:
@@ -121,7 +124,13 @@ def test_bad_check_digits_and_excluded_industries_are_caught(replayed):
     bad_brn = {t["application_id"] for t in truth_rows if t["defect"] == "bad_brn_check_digit"}
     excluded = {t["application_id"] for t in truth_rows if t["defect"] == "excluded_industry"}
     assert bad_brn and excluded
-    verdicts = dict(query(replayed["url"], "select application_id, reason_codes from marts.fct_eligibility"))
+    verdicts = dict(
+        query(
+            replayed["url"],
+            "select application_id, reason_codes from marts.fct_eligibility"
+            " join marts.fct_application using (application_id) where channel = 'portal'",
+        )
+    )
     for app in bad_brn:
         assert "BRN_INVALID" in verdicts[app], app
     for app in excluded:
@@ -130,7 +139,9 @@ def test_bad_check_digits_and_excluded_industries_are_caught(replayed):
     assert flagged == bad_brn
     # the check digit the warehouse computed agrees with the package's
     for app, brn in query(
-        replayed["url"], "select application_id, brn from restricted.applicant_contacts where brn is not null"
+        replayed["url"],
+        "select application_id, c.brn from restricted.applicant_contacts c"
+        " join marts.fct_application using (application_id) where c.brn is not null and channel = 'portal'",
     ):
         assert is_valid_brn(brn) == (app not in bad_brn), app
 

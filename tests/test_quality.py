@@ -22,6 +22,7 @@ from panro.loaders.raw import (
     LoadResult,
     canonical_json,
     copy_file_rows,
+    copy_nts_answers,
     copy_portal_versions,
     ledger_finish,
     ledger_start,
@@ -84,7 +85,12 @@ def application(
             "is_imported": False,
             "is_large_company_product": False,
         },
-        "documents": [],
+        # the required documents, valid through the round (documents_complete: else `incomplete`)
+        "documents": [
+            {"type": "small_business_cert", "issued_on": "2024-02-20", "valid_until": "2025-03-31"},
+            {"type": "national_tax_cert", "issued_on": "2024-03-01", "valid_until": "2024-03-31"},
+            {"type": "local_tax_cert", "issued_on": "2024-03-01", "valid_until": "2024-03-31"},
+        ],
         "bonus_claims": [],
         "program_answers": {},
         "consents": {"privacy": True, "third_party": True},
@@ -341,6 +347,17 @@ def test_transformed_and_publish_gates_on_the_dbt_build(fresh_db, tmp_path, stat
     records.append(application(9, brn="1208147522"))  # wrong check digit: ineligible
     records.append(application(10, program_code="2-8", track_code=None))  # first come
     land_portal(url, records)
+    # the tax office's answers of the round day (business_active: without one, review)
+    with connect(url) as conn:
+        copy_nts_answers(
+            conn,
+            "load-nts",
+            DAY,
+            [
+                {"b_no": "".join(c for c in r["business"]["brn"] if c.isdigit()), "b_stt_cd": "01"}
+                for r in records
+            ],
+        )
     score_rows = [
         row
         for i, total in zip(range(1, 10), [90, 85, 80, 75, 70, 65, 62, 50, 99])

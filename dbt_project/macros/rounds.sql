@@ -15,7 +15,14 @@
 
 {#- Version label of the eligibility rule set stored with every verdict. Bump it when a rule changes. -#}
 {% macro eligibility_rule_version() -%}
-    'foundation-2024.1'
+    'notice-2024.2'
+{%- endmacro %}
+
+{#- A row of a dated rule seed (valid_from, valid_to inclusive; valid_to empty = still in force) applies
+    on `day` (a SQL date expression). `alias`: the relation's alias, when the query needs one. -#}
+{% macro in_force_on(day, alias=none) -%}
+    {%- set p = (alias ~ '.') if alias else '' -%}
+    ({{ p }}valid_from <= {{ day }} and ({{ p }}valid_to is null or {{ p }}valid_to >= {{ day }}))
 {%- endmacro %}
 
 {#- A var as a SQL string literal (quotes doubled). -#}

@@ -1,42 +1,72 @@
--- No sub-programme and no track ever has more selections in the decision ledger than its quota,
--- across every round decided so far.
+-- No sub-programme and no track ever holds more selections than its quota: at the end of every round
+-- day of the decision ledger, the applications whose latest event by then is `selected` (withdrawn
+-- ones no longer count) are within the quota of the catalogue and of their track.
 with
 
-selections as (
+ledger as (
 
-    select program_code, track_code
-    from {{ ref('fct_allocation_decision') }}
-    where decision = 'selected'
+    select * from {{ ref('fct_allocation_decision') }}
+
+),
+
+days as (
+
+    select distinct round_date as as_of from ledger
+
+),
+
+standing as (
+
+    select
+        days.as_of,
+        ledger.application_id,
+        ledger.program_code,
+        ledger.track_code,
+        ledger.decision,
+        row_number() over (
+            partition by days.as_of, ledger.application_id order by ledger.event_seq desc
+        ) as recency
+    from days
+    inner join ledger
+        on ledger.round_date <= days.as_of
+
+),
+
+held as (
+
+    select * from standing where recency = 1 and decision = 'selected'
 
 ),
 
 per_program as (
 
     select
-        selections.program_code,
+        held.as_of,
+        held.program_code,
         cast(null as text) as track_code,
         count(*) as n_selected,
         max(catalogue.quota) as quota
-    from selections
+    from held
     left join {{ ref('program_catalogue') }} as catalogue
-        on selections.program_code = catalogue.program_code
-    group by selections.program_code
+        on held.program_code = catalogue.program_code
+    group by held.as_of, held.program_code
 
 ),
 
 per_track as (
 
     select
-        selections.program_code,
-        selections.track_code,
+        held.as_of,
+        held.program_code,
+        held.track_code,
         count(*) as n_selected,
         max(tracks.quota) as quota
-    from selections
+    from held
     inner join {{ ref('program_tracks') }} as tracks
-        on selections.program_code = tracks.program_code
-        and selections.track_code = tracks.track_code
+        on held.program_code = tracks.program_code
+        and held.track_code = tracks.track_code
     where tracks.quota is not null
-    group by selections.program_code, selections.track_code
+    group by held.as_of, held.program_code, held.track_code
 
 )
 

@@ -124,6 +124,33 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    from panro.explain import explain
+    from panro.warehouse import resolve_url
+
+    text = explain(resolve_url(), args.application_id)
+    if text is None:
+        print(f"{args.application_id}: no such application in the marts (run a day first)", file=sys.stderr)
+        return 1
+    print(text)
+    return 0
+
+
+def cmd_accept_load(args) -> int:
+    from panro.quality import accept_load
+    from panro.warehouse import resolve_url
+
+    try:
+        accept_load(resolve_url(), args.load_id, accepted_by=args.by, reason=args.reason)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(
+        f"{args.load_id} accepted: the landing gate skips it; rerun its landing_gate task to announce the day"
+    )
+    return 0
+
+
 def cmd_warehouse(args) -> int:
     from panro.warehouse import resolve_url, stop_embedded
 
@@ -148,6 +175,34 @@ def cmd_demo(args) -> int:
     from panro.demo import run_demo
 
     return run_demo(days=args.days, applications=args.applications, seed=args.seed)
+
+
+def cmd_bench(args) -> int:
+    from panro.bench import SIZES, run_bench
+
+    labels = [label.strip().upper() for label in args.sizes.split(",") if label.strip()]
+    if args.large and "L" not in labels:
+        labels.append("L")
+    unknown = [label for label in labels if label not in SIZES]
+    if unknown:
+        print(f"--sizes: unknown size(s) {unknown}; known: {sorted(SIZES)}", file=sys.stderr)
+        return 2
+    sizes = {label: SIZES[label] for label in labels}
+    if args.applications:
+        sizes = {f"n{args.applications}": args.applications}
+    docs = None if args.no_docs else load_settings().home / "docs" / "benchmark.md"
+    report = run_bench(
+        sizes,
+        seed=args.seed,
+        daily=args.daily,
+        keep=args.keep,
+        docs=docs,
+        stage_budget=args.stage_budget or None,
+    )
+    print()
+    print(Path(report["files"]["markdown"]).read_text(encoding="utf-8"))
+    print(f"results: {report['files']['json']}" + (f", {docs}" if docs else ""))
+    return 1 if any("error" in r for r in report["sizes"].values()) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,6 +255,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checksums", action="store_true", help="row count and md5 of every data table instead")
     p.set_defaults(func=cmd_status)
 
+    p = sub.add_parser(
+        "explain", help="why an application has its verdict and score: every rule, reason and bonus claim"
+    )
+    p.add_argument("application_id", help="e.g. FF24-0000001, O2O24-0000001, KAKAO-<site>-<BRN>")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser(
+        "accept-load", help="let a load the landing gate refused into the models, saying who and why"
+    )
+    p.add_argument("load_id", help="the refused load (ops.rejected_loads)")
+    p.add_argument("--by", required=True, help="who looked at it")
+    p.add_argument("--reason", required=True, help="why it is right after all")
+    p.set_defaults(func=cmd_accept_load)
+
     p = sub.add_parser("warehouse", help="the embedded warehouse: start (prints its URL) or stop")
     p.add_argument("action", choices=["start", "url", "stop"])
     p.set_defaults(func=cmd_warehouse)
@@ -213,6 +282,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--applications", type=int, default=3000)
     p.add_argument("--seed", type=int, default=2024)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "bench",
+        help="benchmark: full replay from empty, the COPY + SQL floor, the daily run (S and M; L with --large)",
+    )
+    p.add_argument("--sizes", default="S,M", help="sizes to run: S=20000, M=200000, L=1000000 (default S,M)")
+    p.add_argument("--large", action="store_true", help="also run L (1,000,000 applications)")
+    p.add_argument("--applications", type=int, help="one custom size instead of --sizes")
+    p.add_argument("--daily", type=int, default=2000, help="new applications of the daily run's day")
+    p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--keep", action="store_true", help="keep the bench databases (for EXPLAIN)")
+    p.add_argument(
+        "--stage-budget",
+        type=float,
+        default=600,
+        help="seconds after which a gate's queries are cancelled and it is reported over budget (0: none)",
+    )
+    p.add_argument("--no-docs", action="store_true", help="do not update docs/benchmark.md")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

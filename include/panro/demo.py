@@ -37,7 +37,13 @@ def demo_mix(applications: int) -> dict[str, int]:
 
 def run_demo(days: int = 14, applications: int = 3000, seed: int = 2024) -> int:
     from panro.replay import run_days
-    from panro.report import format_quality, format_sources, format_summary, summary_rows
+    from panro.report import (
+        format_quality,
+        format_sources,
+        format_summary,
+        format_verdict_reasons,
+        summary_rows,
+    )
     from panro.servers.nts import NtsServer, NtsState
     from panro.servers.portal import PortalServer, PortalState
     from panro.simulate import simulate
@@ -84,6 +90,9 @@ def run_demo(days: int = 14, applications: int = 3000, seed: int = 2024) -> int:
     print(format_sources(url))
     print()
     print(format_summary(summary_rows(url)))
+    print()
+    print("eligibility verdicts and their reasons (판정별 사유; every channel):")
+    print(format_verdict_reasons(url))
     print()
     print(format_quality(url, settings.state_dir / "data_docs"))
     print()

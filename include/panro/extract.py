@@ -1,10 +1,12 @@
 """The daily selection extract for programme staff (선정 결과 일일 추출).
 
-For a business day D, per sub-programme with decisions made on D: one XLSX (Korean headers, frozen
-header row, fitted widths) and one CSV (UTF-8 with BOM, so Excel reads the Hangul), plus a manifest with
-file names, row counts, SHA-256 and the run that made the decisions, in ``<outbox>/<D>/``.
+For a business day D, per sub-programme with news on D: one XLSX (Korean headers, frozen header row,
+fitted widths) and one CSV (UTF-8 with BOM, so Excel reads the Hangul) of the decision events of D's
+round (selections, promotions from the waiting list, waiting list, not selected, withdrawals) with
+Korean labels and reasons, plus a manifest with file names, row counts per kind of event, SHA-256 and
+the runs that made the decisions, in ``<outbox>/<D>/``.
 
-Everything written is a function of the decision ledger only: a rerun of D rewrites the same bytes
+Everything written is a function of the ledger up to D and the marts as of D: a rerun of D rewrites the same bytes
 (no clock in the files: the XLSX timestamps are pinned to D).
 """
 
@@ -27,7 +29,27 @@ from openpyxl.styles import Font
 
 from panro.warehouse import connect
 
-DECISION_KO = {"selected": "선정", "waitlisted": "예비(대기)", "not_selected": "미선정", "withdrawn": "포기"}
+# What staff read for each kind of event of the decision ledger, in the order the files list them.
+EVENT_KO = {
+    "selected": "선정",
+    "promoted": "추가선정(예비 승계)",
+    "waitlisted": "예비(대기)",
+    "not_selected": "미선정",
+    "withdrawn_selected": "선정 포기(철회)",
+    "withdrawn_waitlisted": "예비 포기(철회)",
+}
+REASON_KO = {
+    "WITHIN_QUOTA": "정원 내 순위",
+    "PROMOTED_FROM_WAITLIST": "선정 포기로 생긴 자리: 예비 순번 승계",
+    "QUOTA_FULL": "정원 초과: 예비 순번 대기",
+    "TRACK_QUOTA_FULL": "세부유형(트랙) 정원 초과: 예비 순번 대기",
+    "BUDGET_EXHAUSTED": "사업 예산 소진: 예비 순번 대기",
+    "PARTICIPATION_LIMIT": "중복참여 제한: 같은 사업자가 제한 대상 사업에 선정되어 있음 (대기)",
+    "PARTICIPATION_PRIORITY": "중복참여 제한: 같은 사업자의 먼저 접수된 신청 우선 (대기)",
+    "BELOW_MIN_SCORE": "최저 점수({min_score}점) 미달",
+    "WITHDRAWN_AFTER_SELECTION": "선정 후 신청 철회: 자리는 예비 순번으로 승계",
+    "WITHDRAWN_FROM_WAITLIST": "예비 대기 중 신청 철회",
+}
 
 # (column in the query, header staff read)
 COLUMNS = [
@@ -35,13 +57,14 @@ COLUMNS = [
     ("program_code", "세부사업코드"),
     ("program_name_ko", "세부사업명"),
     ("track_code", "트랙"),
-    ("decision_ko", "결정"),
+    ("event_ko", "결정"),
+    ("reason_ko", "사유"),
     ("rank", "순위"),
+    ("waitlist_position", "예비 순번"),
     ("total_score", "총점"),
     ("committee_score", "평가위원 평균점수"),
     ("bonus_points", "가점"),
     ("cut_line", "선정 기준점수"),
-    ("reason_ko", "사유"),
     ("gov_support_krw", "정부지원금(원)"),
     ("self_pay_krw", "자부담금(원)"),
     ("business_name", "상호"),
@@ -53,32 +76,47 @@ COLUMNS = [
     ("round_date", "결정일"),
 ]
 
+# The events of the round day, with the waiting-list position as of the end of that day (from the
+# ledger up to the day, never from later rounds, so a rerun of the day reads the same).
 QUERY = """
+with standing as (
+    select distinct on (application_id) application_id, program_code, round_date, rank, decision
+      from marts.fct_allocation_decision
+     where round_date <= %(day)s
+     order by application_id, event_seq desc
+), waiting as (
+    select application_id,
+           row_number() over (partition by program_code order by round_date, rank, application_id) as position
+      from standing
+     where decision = 'waitlisted'
+)
 select d.application_id, d.program_code, p.name_ko as program_name_ko, coalesce(d.track_code, '') as track_code,
-       d.decision, d.rank, d.total_score, s.committee_score, s.bonus_points, d.cut_line,
-       d.gov_support_krw, d.self_pay_krw, c.business_name, c.representative_name, c.brn, c.phone, c.email,
-       c.sido, d.round_date, d.decided_in_run
+       d.decision, d.previous_decision, d.reason_code, d.rank, w.position as waitlist_position, d.total_score,
+       s.committee_score, s.bonus_points, d.cut_line, d.gov_support_krw, d.self_pay_krw, d.min_score,
+       c.business_name, c.representative_name, c.brn, c.phone, c.email, c.sido, d.round_date, d.decided_in_run
   from marts.fct_allocation_decision d
   join (select program_code, program_name_ko as name_ko from marts.dim_program where is_programme_level) p
     using (program_code)
+  left join waiting w using (application_id)
   left join marts.fct_score s using (application_id)
   left join restricted.applicant_contacts c using (application_id)
- where d.round_date = %s
- order by d.program_code,
-          case d.decision when 'selected' then 1 when 'waitlisted' then 2 when 'not_selected' then 3 else 4 end,
-          d.rank, d.application_id
+ where d.round_date = %(day)s
 """
 
 
-def _reason_ko(row: dict, min_score: int) -> str:
-    decision = row["decision"]
-    if decision == "selected":
-        return "정원 내 순위"
-    if decision == "waitlisted":
-        return "정원 초과: 예비 순번 대기"
-    if decision == "not_selected":
-        return f"최저 점수({min_score}점) 미달"
-    return "선정 후 포기"
+def event_kind(record: dict) -> str:
+    """The key of EVENT_KO: a ledger decision, with promotions and the two kinds of withdrawal apart."""
+    decision, previous = record["decision"], record["previous_decision"]
+    if decision == "selected" and previous == "waitlisted":
+        return "promoted"
+    if decision == "withdrawn":
+        return f"withdrawn_{previous}"
+    return decision
+
+
+def _reason_ko(record: dict) -> str:
+    text = REASON_KO.get(record["reason_code"], record["reason_code"] or "")
+    return text.format(min_score=_cell(record["min_score"]))
 
 
 def _cell(value):
@@ -151,10 +189,10 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_daily_extract(url: str, outbox: Path, day: date, *, min_score: int = 60) -> dict | None:
-    """Write the extract of ``day``. Returns the manifest, or None when no decision was made that day."""
+def write_daily_extract(url: str, outbox: Path, day: date) -> dict | None:
+    """Write the extract of ``day``. Returns the manifest, or None when the round of that day made no event."""
     with connect(url) as conn:
-        cur = conn.execute(QUERY, (day,))
+        cur = conn.execute(QUERY, {"day": day})
         names = [c.name for c in cur.description]
         records = [dict(zip(names, r)) for r in cur.fetchall()]
     if not records:
@@ -162,27 +200,30 @@ def write_daily_extract(url: str, outbox: Path, day: date, *, min_score: int = 6
     folder = outbox / day.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     headers = [h for _, h in COLUMNS]
+    order = list(EVENT_KO)
     by_program: dict[str, list[dict]] = {}
     for record in records:
-        record["decision_ko"] = DECISION_KO.get(record["decision"], record["decision"])
-        record["reason_ko"] = _reason_ko(record, min_score)
+        record["kind"] = event_kind(record)
+        record["event_ko"] = EVENT_KO.get(record["kind"], record["decision"])
+        record["reason_ko"] = _reason_ko(record)
         by_program.setdefault(record["program_code"], []).append(record)
     files = []
     for program_code, program_rows in sorted(by_program.items()):
+        program_rows.sort(key=lambda r: (order.index(r["kind"]), r["rank"], r["application_id"]))
         rows = [[_cell(r[key]) for key, _ in COLUMNS] for r in program_rows]
+        counts = {k: sum(1 for r in program_rows if r["kind"] == k) for k in order}
         stem = f"{day:%Y%m%d}_{_safe_name(program_code)}_{_safe_name(program_rows[0]['program_name_ko'])}_선정결과"
         for suffix, data in (
             (".xlsx", render_xlsx(rows, headers, day, f"{program_code} 선정결과")),
             (".csv", render_csv(rows, headers)),
         ):
             _write_atomic(folder / (stem + suffix), data)
-            counts = {k: sum(1 for r in program_rows if r["decision"] == k) for k in DECISION_KO}
             files.append(
                 {
                     "file": stem + suffix,
                     "program_code": program_code,
                     "rows": len(rows),
-                    "decisions": {k: v for k, v in counts.items() if v},
+                    "events": {k: v for k, v in counts.items() if v},
                     "sha256": hashlib.sha256(data).hexdigest(),
                 }
             )

@@ -14,21 +14,31 @@ with apps as (
 ), verdicts as (
     select a.program_code, count(*) filter (where e.verdict = 'eligible') as eligible
       from marts.fct_application a join marts.fct_eligibility e using (application_id) group by 1
+), standing as (
+    -- where each decided application stands now: its latest event in the ledger
+    select distinct on (application_id) application_id, program_code, decision
+      from marts.fct_allocation_decision order by application_id, event_seq desc
 ), decisions as (
     select program_code,
            count(*) filter (where decision = 'selected') as selected,
            count(*) filter (where decision = 'waitlisted') as waitlisted,
-           count(*) filter (where decision = 'not_selected') as not_selected
-      from marts.fct_allocation_decision group by 1
+           count(*) filter (where decision = 'not_selected') as not_selected,
+           count(*) filter (where decision = 'withdrawn') as withdrawn
+      from standing group by 1
+), promotions as (
+    select program_code, count(*) as promoted
+      from marts.fct_allocation_decision where decision = 'selected' and previous_decision = 'waitlisted' group by 1
 ), programmes as (
     select program_code, program_name_ko, program_quota from marts.dim_program where is_programme_level
 )
 select p.program_code, p.program_name_ko, p.program_quota, coalesce(a.loaded, 0), coalesce(v.eligible, 0),
-       coalesce(d.selected, 0), coalesce(d.waitlisted, 0), coalesce(d.not_selected, 0)
+       coalesce(d.selected, 0), coalesce(d.waitlisted, 0), coalesce(d.not_selected, 0),
+       coalesce(d.withdrawn, 0), coalesce(pr.promoted, 0)
   from programmes p
   left join apps a using (program_code)
   left join verdicts v using (program_code)
   left join decisions d using (program_code)
+  left join promotions pr using (program_code)
  where a.loaded is not null
  order by p.program_code
 """
@@ -83,18 +93,31 @@ def _fit(text: str, width: int) -> str:
 
 
 def format_summary(rows: list[tuple]) -> str:
-    header = f"{'code':<5} {'sub-programme':<24} {'quota':>7} {'loaded':>7} {'eligible':>8} {'selected':>8} {'waitlist':>8} {'not sel.':>8}"
+    """Per sub-programme: quota, applications, eligible, and where the decisions stand now: selections
+    held (withdrawn ones no longer count; never above the quota), waiting list, not selected, withdrawn
+    after a selection or from the waiting list, and selections promoted from the waiting list."""
+    names = ("loaded", "eligible", "selected", "waitlist", "not sel.", "withdrawn", "promoted")
+    widths = (7, 8, 8, 8, 8, 9, 8)
+    header = f"{'code':<5} {'sub-programme':<24} {'quota':>7} " + " ".join(
+        f"{n:>{w}}" for n, w in zip(names, widths)
+    )
     lines = [header, "-" * len(header)]
-    totals = [0, 0, 0, 0, 0]
+    totals = [0] * len(names)
+    over_quota = []
     for code, name, quota, *counts in rows:
         lines.append(
             f"{code:<5} {_fit(name or '', 24)} {quota if quota is not None else '-':>7} "
-            + " ".join(f"{c:>{w}}" for c, w in zip(counts, (7, 8, 8, 8, 8)))
+            + " ".join(f"{c:>{w}}" for c, w in zip(counts, widths))
         )
         totals = [t + c for t, c in zip(totals, counts)]
+        if quota is not None and counts[2] > quota:
+            over_quota.append(code)
     lines.append("-" * len(header))
+    lines.append(f"{'all':<5} {'':<24} {'':>7} " + " ".join(f"{c:>{w}}" for c, w in zip(totals, widths)))
     lines.append(
-        f"{'all':<5} {'':<24} {'':>7} " + " ".join(f"{c:>{w}}" for c, w in zip(totals, (7, 8, 8, 8, 8)))
+        f"selections held over quota in: {', '.join(over_quota)}"
+        if over_quota
+        else "selections held are within the quota of every sub-programme"
     )
     return "\n".join(lines)
 
@@ -163,3 +186,33 @@ def print_status(url: str) -> None:
         print(format_summary(summary_rows(url)))
     else:
         print("no marts yet: run a day first (panro run --from YYYY-MM-DD)")
+
+
+VERDICT_REASONS = """
+select e.verdict, r.reason_code, max(d.text_ko), count(*)
+  from marts.fct_eligibility e
+  left join lateral unnest(e.reason_codes) as r (reason_code) on true
+  left join marts.dim_reason_code d on d.reason_code = r.reason_code
+ group by e.verdict, r.reason_code
+"""
+VERDICT_ORDER = ("eligible", "incomplete", "needs_review", "ineligible")
+
+
+def format_verdict_reasons(url: str) -> str:
+    """Applications per eligibility verdict, and under each verdict how many carry each reason code
+    (an application with several reasons counts under each, so the reasons may add up to more)."""
+    with connect(url) as conn:
+        totals = dict(
+            conn.execute("select verdict, count(*) from marts.fct_eligibility group by 1").fetchall()
+        )
+        rows = conn.execute(VERDICT_REASONS).fetchall()
+    ranked = sorted(totals, key=lambda v: (VERDICT_ORDER.index(v) if v in VERDICT_ORDER else 99, v))
+    lines = [f"{'verdict / reason':<34} {'applications':>12}", "-" * 47]
+    for verdict in ranked:
+        lines.append(f"{verdict:<34} {totals[verdict]:>12}")
+        reasons = sorted((r for r in rows if r[0] == verdict and r[1]), key=lambda r: (-r[3], r[1]))
+        for _, code, text_ko, count in reasons:
+            lines.append(f"  {code:<32} {count:>12}  {text_ko or ''}")
+    lines.append("-" * 47)
+    lines.append(f"{'all':<34} {sum(totals.values()):>12}")
+    return "\n".join(lines)

@@ -6,39 +6,55 @@
         on_schema_change='fail',
     )
 }}
--- THE DECISION LEDGER: one row per decided application, appended by the round that decided it and
--- never rewritten (append only, full_refresh disabled). A run for round day D adds the decisions of
--- the applications that are candidates on D and not yet in the ledger; a rerun of the same or an
--- earlier day finds nothing new and adds nothing (a day before the ledger's latest round is never
--- decided after it: its candidates were, or will be, decided by the later rounds).
+-- THE DECISION LEDGER: one row per decision event, appended by the round (var round_date) that made
+-- it and never rewritten (append only, full_refresh disabled). Grain: (application_id, round_date);
+-- an application has at most one event a round day and at most one event of each decision.
+-- Life cycle: a candidate is first decided selected, waitlisted or not_selected; a waitlisted one may
+-- later be selected (promotion); a selected or waitlisted one that withdraws gets a `withdrawn` event.
 --
--- Candidates on D: current version (as of D) not withdrawn, verdict `eligible`, submitted before
--- D + 1 day (KST), an application programme of the catalogue, not yet decided; for committee
--- programmes also a committee score from a round on or before D.
--- Ranking within the sub-programme:
---   committee:  total_score desc, committee_score desc, bonus_points desc, submitted_at, seeded hash
---   first_come: submitted_at, seeded hash
--- Committee candidates under var('min_score') are `not_selected` (they keep their rank). The others
--- fill, in rank order, the remaining track quota (where the track quota is known) and then the
--- remaining sub-programme quota; "remaining" = quota minus the selections already in the ledger.
--- Whoever does not fit is `waitlisted`.
+-- A run for round day D, unless the ledger already holds a later round (then it adds nothing):
+--  1. withdrawals: selected or waitlisted applications whose current version (as of D) is withdrawn;
+--     their places are free from this round on.
+--  2. the pool, per sub-programme: first the waiting list (waitlisted before D, in the order of the
+--     round that waitlisted them, then their rank there), then the new candidates of D ranked:
+--       committee:  total_score desc, committee_score desc, bonus_points desc, submitted_at, seeded hash
+--       first_come: submitted_at, seeded hash
+--     New candidates: current version not withdrawn, verdict eligible, submitted before D + 1 day
+--     (KST), an application programme of the catalogue, never decided; committee ones also scored.
+--  3. in pool order, those that may be selected (eligible now, at or above var min_score for
+--     committee programmes, not held back by a participation rule) fill the track quota left, then the
+--     sub-programme quota left and the budget left ("left" = after the selections still held).
+--     New candidates that fit are selected, the others waitlisted (or not_selected under the minimum);
+--     waiting ones that fit are selected (promoted), the others stay waitlisted with no new event.
+-- Participation rules (seed participation_rules, valid on D): a candidate whose business (BRN) holds a
+-- selection a rule forbids waits (PARTICIPATION_LIMIT); among one business's live applications that a
+-- rule puts in conflict only the earliest submitted may be selected (PARTICIPATION_PRIORITY). Both
+-- depend only on what is already in the ledger or waiting, so a rerun of D with the same inputs finds
+-- nothing more to do.
 with
 
 applications as (
 
-    select * from {{ ref('int_applications_current') }}
+    select
+        application_id,
+        program_code,
+        track_code,
+        submitted_at,
+        coalesce(is_withdrawn, false) as is_withdrawn,
+        brn
+    from {{ ref('int_applications_current') }}
 
 ),
 
 eligibility as (
 
-    select * from {{ ref('fct_eligibility') }}
+    select application_id, verdict from {{ ref('fct_eligibility') }}
 
 ),
 
 scores as (
 
-    select * from {{ ref('fct_score') }}
+    select application_id, committee_score, bonus_points, total_score from {{ ref('fct_score') }}
 
 ),
 
@@ -54,155 +70,422 @@ tracks as (
 
 ),
 
-decided as (
+-- The participation rules valid on the round day, in both directions.
+rules as (
+
+    select program_code_a as program_code, program_code_b as other_program_code
+    from {{ ref('participation_rules') }}
+    where valid_from <= {{ round_date() }}
+        and (valid_to is null or valid_to >= {{ round_date() }})
+    union
+    select program_code_b, program_code_a
+    from {{ ref('participation_rules') }}
+    where valid_from <= {{ round_date() }}
+        and (valid_to is null or valid_to >= {{ round_date() }})
+
+),
+
+ledger as (
 
     {% if is_incremental() -%}
-    select application_id, program_code, track_code, round_date, decision from {{ this }}
+    select
+        application_id, program_code, track_code, round_date, decision, rank, event_seq, gov_support_krw
+    from {{ this }}
     {%- else -%}
     select
         cast(null as text) as application_id,
         cast(null as text) as program_code,
         cast(null as text) as track_code,
         cast(null as date) as round_date,
-        cast(null as text) as decision
+        cast(null as text) as decision,
+        cast(null as integer) as rank,
+        cast(null as integer) as event_seq,
+        cast(null as bigint) as gov_support_krw
     where false
     {%- endif %}
 
 ),
 
-selected_per_program as (
+-- The ledger moves forward in time: a day before its latest round decides nothing.
+open_round as (
 
-    select program_code, count(*) as n_selected
-    from decided
-    where decision = 'selected'
+    select not exists (
+        select 1 from ledger where ledger.round_date > {{ round_date() }}
+    ) as is_open
+
+),
+
+latest as (
+
+    select *
+    from (
+        select
+            ledger.*,
+            row_number() over (partition by application_id order by event_seq desc) as recency
+        from ledger
+    ) as numbered
+    where recency = 1
+
+),
+
+---------- 1. withdrawals
+
+withdrawals as (
+
+    select latest.*
+    from latest
+    inner join applications
+        on latest.application_id = applications.application_id
+    cross join open_round
+    where open_round.is_open
+        and latest.decision in ('selected', 'waitlisted')
+        and latest.round_date < {{ round_date() }}
+        and applications.is_withdrawn
+
+),
+
+-- Selections still held once this round's withdrawals are taken out.
+held as (
+
+    select latest.*
+    from latest
+    where latest.decision = 'selected'
+        and not exists (
+            select 1 from withdrawals where withdrawals.application_id = latest.application_id
+        )
+
+),
+
+held_per_program as (
+
+    select program_code, count(*) as n_held, sum(coalesce(gov_support_krw, 0)) as committed_krw
+    from held
     group by program_code
 
 ),
 
-selected_per_track as (
+held_per_track as (
 
-    select program_code, track_code, count(*) as n_selected
-    from decided
-    where decision = 'selected' and track_code is not null
+    select program_code, track_code, count(*) as n_held
+    from held
+    where track_code is not null
     group by program_code, track_code
 
 ),
 
-candidates as (
+---------- 2. the pool
+
+waiting as (
+
+    select
+        latest.application_id,
+        latest.program_code,
+        latest.track_code,
+        false as is_new,
+        latest.round_date as waitlisted_on,
+        latest.rank,
+        latest.event_seq as previous_event_seq
+    from latest
+    cross join open_round
+    where open_round.is_open
+        and latest.decision = 'waitlisted'
+        and latest.round_date < {{ round_date() }}
+        and not exists (
+            select 1 from withdrawals where withdrawals.application_id = latest.application_id
+        )
+
+),
+
+new_candidates as (
 
     select
         applications.application_id,
         applications.program_code,
         applications.track_code,
-        applications.submitted_at,
-        catalogue.selection_method,
-        scores.committee_score,
-        scores.bonus_points,
-        scores.total_score,
-        catalogue.quota - coalesce(selected_per_program.n_selected, 0) as program_quota_left,
-        tracks.quota - coalesce(selected_per_track.n_selected, 0) as track_quota_left,
-        catalogue.support_per_company_krw,
-        coalesce(tracks.self_pay_ratio, catalogue.self_pay_ratio, 0) as self_pay_ratio,
-        {{ allocation_tiebreak('applications.application_id') }} as tiebreak_hash,
-        catalogue.selection_method = 'first_come'
-            or scores.total_score >= {{ var('min_score') }} as meets_min_score
+        true as is_new,
+        cast(null as date) as waitlisted_on,
+        cast(row_number() over (
+            partition by applications.program_code
+            order by
+                case when catalogue.selection_method = 'committee' then scores.total_score end desc nulls last,
+                case when catalogue.selection_method = 'committee' then scores.committee_score end desc nulls last,
+                case when catalogue.selection_method = 'committee' then scores.bonus_points end desc nulls last,
+                applications.submitted_at,
+                {{ allocation_tiebreak('applications.application_id') }}
+        ) as integer) as rank,
+        0 as previous_event_seq
     from applications
     inner join eligibility
         on applications.application_id = eligibility.application_id
     inner join catalogue
         on applications.program_code = catalogue.program_code
-    left join tracks
-        on applications.program_code = tracks.program_code
-        and applications.track_code = tracks.track_code
     left join scores
         on applications.application_id = scores.application_id
-    left join selected_per_program
-        on applications.program_code = selected_per_program.program_code
-    left join selected_per_track
-        on applications.program_code = selected_per_track.program_code
-        and applications.track_code = selected_per_track.track_code
-    where eligibility.verdict = 'eligible'
-        and applications.is_withdrawn is not true
+    cross join open_round
+    where open_round.is_open
+        and eligibility.verdict = 'eligible'
+        and not applications.is_withdrawn
         and applications.submitted_at < {{ round_end_kst() }}
         and catalogue.is_application_programme
         and catalogue.selection_method in ('committee', 'first_come')
         and catalogue.quota is not null
         and (catalogue.selection_method = 'first_come' or scores.total_score is not null)
         and not exists (
-            select 1 from decided where decided.application_id = applications.application_id
-        )
-        -- the ledger moves forward in time: a day before its latest round decides nothing
-        and not exists (
-            select 1 from decided where decided.round_date > {{ round_date() }}
+            select 1 from ledger where ledger.application_id = applications.application_id
         )
 
 ),
 
-ranked as (
+pool as (
+
+    select * from waiting
+    union all
+    select * from new_candidates
+
+),
+
+pool_joined as (
 
     select
-        candidates.*,
-        row_number() over (
-            partition by program_code
-            order by
-                case when selection_method = 'committee' then total_score end desc nulls last,
-                case when selection_method = 'committee' then committee_score end desc nulls last,
-                case when selection_method = 'committee' then bonus_points end desc nulls last,
-                submitted_at,
-                tiebreak_hash
-        ) as rank_in_round
-    from candidates
+        pool.*,
+        applications.submitted_at,
+        applications.brn,
+        catalogue.selection_method,
+        scores.committee_score,
+        scores.bonus_points,
+        scores.total_score,
+        coalesce(eligibility.verdict = 'eligible', false) as is_eligible_now,
+        catalogue.selection_method = 'first_come'
+            or coalesce(scores.total_score >= {{ var('min_score') }}, false) as meets_min_score,
+        catalogue.quota - coalesce(held_per_program.n_held, 0) as program_quota_left,
+        tracks.quota - coalesce(held_per_track.n_held, 0) as track_quota_left,
+        cast(catalogue.budget_million_krw as bigint) * 1000000
+            - coalesce(held_per_program.committed_krw, 0) as budget_left_krw,
+        catalogue.support_per_company_krw,
+        cast(round(
+            catalogue.support_per_company_krw * (1 - coalesce(tracks.self_pay_ratio, catalogue.self_pay_ratio, 0))
+        ) as bigint) as gov_if_selected
+    from pool
+    inner join applications
+        on pool.application_id = applications.application_id
+    inner join catalogue
+        on pool.program_code = catalogue.program_code
+    left join eligibility
+        on pool.application_id = eligibility.application_id
+    left join scores
+        on pool.application_id = scores.application_id
+    left join tracks
+        on pool.program_code = tracks.program_code
+        and pool.track_code = tracks.track_code
+    left join held_per_program
+        on pool.program_code = held_per_program.program_code
+    left join held_per_track
+        on pool.program_code = held_per_track.program_code
+        and pool.track_code = held_per_track.track_code
 
 ),
 
--- Track quota first: the n-th candidate of a track (in rank order, above the minimum) fits while
--- n <= the track's quota left. Unknown track quota: no track limit.
+-- Live applications that a participation rule can hold another one back for: new candidates at or
+-- above the minimum, and everything waitlisted and not withdrawn.
+live as (
+
+    select application_id, program_code
+    from pool_joined
+    where is_new and meets_min_score
+    union
+    select latest.application_id, latest.program_code
+    from latest
+    inner join applications
+        on latest.application_id = applications.application_id
+    where latest.decision = 'waitlisted'
+        and not applications.is_withdrawn
+
+),
+
+live_businesses as (
+
+    select live.application_id, live.program_code, applications.brn, applications.submitted_at
+    from live
+    inner join applications
+        on live.application_id = applications.application_id
+    where applications.brn is not null
+
+),
+
+held_businesses as (
+
+    select held.application_id, held.program_code, applications.brn
+    from held
+    inner join applications
+        on held.application_id = applications.application_id
+    where applications.brn is not null
+
+),
+
+flagged as (
+
+    select
+        pool_joined.*,
+        exists (
+            select 1
+            from held_businesses
+            inner join rules
+                on rules.other_program_code = held_businesses.program_code
+            where held_businesses.brn = pool_joined.brn
+                and rules.program_code = pool_joined.program_code
+        ) as is_limited,
+        exists (
+            select 1
+            from live_businesses
+            inner join rules
+                on rules.other_program_code = live_businesses.program_code
+            where live_businesses.brn = pool_joined.brn
+                and rules.program_code = pool_joined.program_code
+                and live_businesses.application_id <> pool_joined.application_id
+                and (
+                    live_businesses.submitted_at < pool_joined.submitted_at
+                    or (
+                        live_businesses.submitted_at = pool_joined.submitted_at
+                        and live_businesses.application_id < pool_joined.application_id
+                    )
+                )
+        ) as is_behind_own_application
+    from pool_joined
+
+),
+
+---------- 3. fill the places left, in pool order
+
+ordered as (
+
+    select
+        flagged.*,
+        is_eligible_now and meets_min_score and not is_limited and not is_behind_own_application
+            as may_be_selected,
+        row_number() over (
+            partition by program_code
+            order by is_new, waitlisted_on, rank, application_id
+        ) as pool_position
+    from flagged
+
+),
+
+-- Track quota first: the n-th that may be selected in a track fits while n <= the track's quota left.
+-- Unknown track quota: no track limit.
 track_filled as (
 
     select
-        ranked.*,
-        meets_min_score and (
+        ordered.*,
+        may_be_selected and (
             track_quota_left is null
-            or count(*) filter (where meets_min_score) over (
+            or count(*) filter (where may_be_selected) over (
                 partition by program_code, track_code
-                order by rank_in_round
+                order by pool_position
                 rows between unbounded preceding and current row
             ) <= track_quota_left
         ) as fits_track
-    from ranked
+    from ordered
 
 ),
 
--- Then the sub-programme quota, counting only the candidates that fit their track.
+-- Then the sub-programme's quota and budget, counting only those that fit their track. Both running
+-- totals only grow, so the selected are a prefix of the ones that fit: never over quota or budget.
 program_filled as (
 
     select
         track_filled.*,
-        fits_track and count(*) filter (where fits_track) over (
-            partition by program_code
-            order by rank_in_round
-            rows between unbounded preceding and current row
-        ) <= program_quota_left as is_selected
+        count(*) filter (where fits_track) over program_window as n_fitting,
+        sum(case when fits_track then coalesce(gov_if_selected, 0) else 0 end) over program_window
+            as gov_running_krw
     from track_filled
+    window program_window as (
+        partition by program_code
+        order by pool_position
+        rows between unbounded preceding and current row
+    )
 
 ),
 
-decisions as (
+pool_decided as (
 
     select
         program_filled.*,
+        fits_track
+            and n_fitting <= program_quota_left
+            and (budget_left_krw is null or gov_running_krw <= budget_left_krw) as is_selected
+    from program_filled
+
+),
+
+pool_events as (
+
+    select
+        application_id,
+        program_code,
+        track_code,
         case
-            when not meets_min_score then 'not_selected'
             when is_selected then 'selected'
+            when is_new and not meets_min_score then 'not_selected'
             else 'waitlisted'
         end as decision,
-        case when selection_method = 'committee' then
-            min(total_score) filter (where is_selected) over (partition by program_code)
-        end as cut_line,
-        case when is_selected then
-            cast(round(support_per_company_krw * (1 - self_pay_ratio)) as bigint)
-        end as gov_support_krw
-    from program_filled
+        case
+            when is_selected and is_new then 'WITHIN_QUOTA'
+            when is_selected then 'PROMOTED_FROM_WAITLIST'
+            when not meets_min_score then 'BELOW_MIN_SCORE'
+            when is_limited then 'PARTICIPATION_LIMIT'
+            when is_behind_own_application then 'PARTICIPATION_PRIORITY'
+            when not fits_track then 'TRACK_QUOTA_FULL'
+            when n_fitting > program_quota_left then 'QUOTA_FULL'
+            else 'BUDGET_EXHAUSTED'
+        end as reason_code,
+        rank,
+        previous_event_seq + 1 as event_seq,
+        case when not is_new then 'waitlisted' end as previous_decision,
+        selection_method,
+        total_score,
+        submitted_at,
+        case when is_selected then gov_if_selected end as gov_support_krw,
+        case when is_selected then support_per_company_krw - gov_if_selected end as self_pay_krw
+    from pool_decided
+    -- a waiting application that still does not fit stays waitlisted: no new event
+    where is_new or is_selected
+
+),
+
+withdrawal_events as (
+
+    select
+        withdrawals.application_id,
+        withdrawals.program_code,
+        withdrawals.track_code,
+        'withdrawn' as decision,
+        case withdrawals.decision
+            when 'selected' then 'WITHDRAWN_AFTER_SELECTION'
+            else 'WITHDRAWN_FROM_WAITLIST'
+        end as reason_code,
+        withdrawals.rank,
+        withdrawals.event_seq + 1 as event_seq,
+        withdrawals.decision as previous_decision,
+        catalogue.selection_method,
+        scores.total_score,
+        applications.submitted_at,
+        cast(null as bigint) as gov_support_krw,
+        cast(null as bigint) as self_pay_krw
+    from withdrawals
+    inner join applications
+        on withdrawals.application_id = applications.application_id
+    inner join catalogue
+        on withdrawals.program_code = catalogue.program_code
+    left join scores
+        on withdrawals.application_id = scores.application_id
+
+),
+
+events as (
+
+    select * from pool_events
+    union all
+    select * from withdrawal_events
 
 ),
 
@@ -219,25 +502,28 @@ final as (
 
         ---------- the decision
         decision,
-        cast(rank_in_round as integer) as rank,
+        reason_code,
+        cast(rank as integer) as rank,
+        cast(event_seq as integer) as event_seq,
+        previous_decision,
         selection_method,
         total_score,
-        cast(cut_line as numeric) as cut_line,
+        -- lowest total selected in the sub-programme this round (committee programmes)
+        cast(case when selection_method = 'committee' and decision <> 'withdrawn' then
+            min(case when decision = 'selected' then total_score end) over (partition by program_code)
+        end as numeric) as cut_line,
         submitted_at,
 
-        ---------- money (selected only)
-        gov_support_krw,
-        case when is_selected then
-            cast(support_per_company_krw - gov_support_krw as bigint)
-        end as self_pay_krw,
+        ---------- money (selections only)
+        cast(gov_support_krw as bigint) as gov_support_krw,
+        cast(self_pay_krw as bigint) as self_pay_krw,
 
         ---------- provenance
         cast({{ var('min_score') }} as numeric) as min_score,
         cast({{ var_literal('allocation_seed') }} as text) as allocation_seed,
-        cast({{ var_literal('run_id') }} as text) as decided_in_run,
-        {{ round_date() }} as decided_at_round
+        cast({{ var_literal('run_id') }} as text) as decided_in_run
 
-    from decisions
+    from events
 
 )
 

@@ -1,4 +1,5 @@
--- One row per application: its current version as of the end of the round day (KST).
+-- One row per application, from every channel (판판대로 portal, 소상공인24 O2O, 소담스퀘어 KakaoTalk): its
+-- current version as of the end of the round day (KST).
 -- No personal data: the business is identified by business_key, a salted hash of the BRN.
 with
 
@@ -35,7 +36,13 @@ final as (
         ---------- lineage
         raw_id as source_raw_id,
         versions_as_of_round,
-        as_of_round_date
+        as_of_round_date,
+
+        ---------- channel
+        channel,
+        site_code,
+        o2o_platform,
+        submitted_at_is_date_only
 
     from applications
 

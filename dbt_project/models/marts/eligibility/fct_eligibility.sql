@@ -1,7 +1,13 @@
--- One row per application: the eligibility verdict on the round day.
---   any rule failed -> ineligible; else any rule to review -> needs_review; else eligible.
---   `incomplete` (documents missing: a supplement request, not a rejection) is part of the contract
---   but no rule gives it yet.
+-- One row per application: the eligibility verdict on the round day (the cut-off), from its checks.
+-- Each reason leads to a verdict (reason_codes.verdict, fct_eligibility_check.leads_to); the strongest
+-- wins:
+--   any reason leading to ineligible (a rule failed)                      -> ineligible
+--   else any leading to incomplete (documents missing: a supplement request,
+--     not a rejection, decided before the manual review it may need)      -> incomplete
+--   else any leading to needs_review                                        -> needs_review
+--   else                                                                    -> eligible
+-- reason_codes lists every reason found (sorted); primary_reason_code is the first, in rule order, of
+-- those that gave the verdict.
 with
 
 checks as (
@@ -10,13 +16,14 @@ checks as (
 
 ),
 
-final as (
+verdicts as (
 
     select
         application_id,
         case
-            when bool_or(result = 'fail') then 'ineligible'
-            when bool_or(result = 'review') then 'needs_review'
+            when bool_or(leads_to = 'ineligible') then 'ineligible'
+            when bool_or(leads_to = 'incomplete') then 'incomplete'
+            when bool_or(leads_to = 'needs_review') then 'needs_review'
             else 'eligible'
         end as verdict,
         coalesce(
@@ -27,6 +34,36 @@ final as (
         min(rule_version) as rule_version
     from checks
     group by application_id
+
+),
+
+primary_reasons as (
+
+    select distinct on (checks.application_id)
+        checks.application_id,
+        checks.reason_code,
+        checks.reason
+    from checks
+    inner join verdicts
+        on checks.application_id = verdicts.application_id
+        and checks.leads_to = verdicts.verdict
+    order by checks.application_id, checks.rule_order
+
+),
+
+final as (
+
+    select
+        verdicts.application_id,
+        verdicts.verdict,
+        verdicts.reason_codes,
+        verdicts.judged_at,
+        verdicts.rule_version,
+        primary_reasons.reason_code as primary_reason_code,
+        primary_reasons.reason as primary_reason
+    from verdicts
+    left join primary_reasons
+        on verdicts.application_id = primary_reasons.application_id
 
 )
 

@@ -6,7 +6,7 @@ with
 
 source as (
 
-    select * from {{ source('edu', 'edu_completions') }}
+    select * from {{ accepted_rows('edu', 'edu_completions') }} as landed
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('evaluation', 'evaluation_scores') }}
+    select * from {{ accepted_rows('evaluation', 'evaluation_scores') }} as landed
 
 ),
 

@@ -18,7 +18,7 @@ with
 
 source as (
 
-    select * from {{ source('kakao', 'kakao_applications') }}
+    select * from {{ accepted_rows('kakao', 'kakao_applications') }} as landed
 
 ),
 

@@ -7,7 +7,7 @@ with
 
 source as (
 
-    select * from {{ source('nts', 'nts_status_answers') }}
+    select * from {{ accepted_rows('nts', 'nts_status_answers') }} as landed
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('portal', 'portal_applications') }}
+    select * from {{ accepted_rows('portal', 'portal_applications') }} as landed
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('reference', 'reference_certifications') }}
+    select * from {{ accepted_rows('reference', 'reference_certifications') }} as landed
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('reference', 'reference_credit_checks') }}
+    select * from {{ accepted_rows('reference', 'reference_credit_checks') }} as landed
 
 ),
 

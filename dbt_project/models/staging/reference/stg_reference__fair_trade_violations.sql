@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('reference', 'reference_fair_trade_violations') }}
+    select * from {{ accepted_rows('reference', 'reference_fair_trade_violations') }} as landed
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('reference', 'reference_mail_order_registry') }}
+    select * from {{ accepted_rows('reference', 'reference_mail_order_registry') }} as landed
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('reference', 'reference_onnuri_listings') }}
+    select * from {{ accepted_rows('reference', 'reference_onnuri_listings') }} as landed
 
 ),
 

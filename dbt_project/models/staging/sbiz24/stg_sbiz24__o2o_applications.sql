@@ -15,7 +15,7 @@ with
 
 source as (
 
-    select * from {{ source('sbiz24', 'sbiz24_o2o_applications') }}
+    select * from {{ accepted_rows('sbiz24', 'sbiz24_o2o_applications') }} as landed
 
 ),
 

@@ -1,0 +1,125 @@
+-- One row per current application: its required documents (document_requirements in force on the round
+-- day) judged on the round day, the cut-off. Of the uploads of a type, a document valid on the cut-off
+-- wins, else the one valid longest. A document is
+--   valid          issued on or before the cut-off (or no issue date) and valid_until on or after it;
+--   expired        valid_until before the cut-off (a certificate expiring the day before is expired);
+--   not_yet_valid  issued after the cut-off;
+--   no_validity    no readable valid_until (it cannot be shown valid on the cut-off);
+--   missing        no upload of that type.
+-- Only `valid` counts; the others are a supplement request (the rule documents_complete gives
+-- `incomplete`). The small-business certificate valid on the cut-off also proves 소상공인 status.
+with
+
+applications as (
+
+    select application_id, documents from {{ ref('int_applications_current') }}
+
+),
+
+requirements as (
+
+    select * from {{ ref('document_requirements') }}
+    where {{ in_force_on(round_date()) }}
+
+),
+
+uploaded as (
+
+    select
+        applications.application_id,
+        lower(btrim(uploads.document ->> 'type')) as document_type,
+        {{ try_cast_date("btrim(uploads.document ->> 'issued_on')") }} as issued_on,
+        {{ try_cast_date("btrim(uploads.document ->> 'valid_until')") }} as valid_until
+    from applications
+    cross join lateral jsonb_array_elements(
+        case when jsonb_typeof(applications.documents) = 'array' then applications.documents else '[]'::jsonb end
+    ) as uploads (document)
+    where jsonb_typeof(uploads.document) = 'object'
+
+),
+
+judged as (
+
+    select
+        uploaded.*,
+        case
+            when valid_until is null then 'no_validity'
+            when issued_on > {{ round_date() }} then 'not_yet_valid'
+            when valid_until < {{ round_date() }} then 'expired'
+            else 'valid'
+        end as status
+    from uploaded
+
+),
+
+best_per_type as (
+
+    select distinct on (application_id, document_type)
+        application_id,
+        document_type,
+        status,
+        issued_on,
+        valid_until
+    from judged
+    order by application_id, document_type, (status = 'valid') desc, valid_until desc nulls last
+
+),
+
+per_requirement as (
+
+    select
+        applications.application_id,
+        requirements.document_type,
+        requirements.name_ko,
+        coalesce(best_per_type.status, 'missing') as status,
+        best_per_type.issued_on,
+        best_per_type.valid_until
+    from applications
+    cross join requirements
+    left join best_per_type
+        on applications.application_id = best_per_type.application_id
+        and requirements.document_type = best_per_type.document_type
+
+),
+
+per_application as (
+
+    select
+        application_id,
+        cast(count(*) as integer) as required_documents,
+        cast(count(*) filter (where status = 'valid') as integer) as valid_documents,
+        string_agg(
+            name_ko || case status
+                when 'missing' then ' 미제출'
+                when 'expired' then ' ' || valid_until || ' 만료'
+                when 'not_yet_valid' then ' ' || issued_on || ' 발급 (마감일 이후)'
+                when 'no_validity' then ' 유효기간 없음'
+            end,
+            '; ' order by document_type
+        ) filter (where status <> 'valid') as document_problems
+    from per_requirement
+    group by application_id
+
+),
+
+final as (
+
+    select
+        applications.application_id,
+        coalesce(jsonb_typeof(applications.documents) = 'array', false) as has_document_list,
+        coalesce(per_application.required_documents, 0) as required_documents,
+        coalesce(per_application.valid_documents, 0) as valid_documents,
+        per_application.document_problems,
+        coalesce(certificate.status, 'missing') as small_business_cert_status,
+        certificate.valid_until as small_business_cert_valid_until,
+        {{ round_date() }} as judged_at
+    from applications
+    left join per_application
+        on applications.application_id = per_application.application_id
+    left join best_per_type as certificate
+        on applications.application_id = certificate.application_id
+        and certificate.document_type = 'small_business_cert'
+
+)
+
+select * from final

@@ -1,0 +1,109 @@
+-- One row per current application: the size limits of a 소상공인 that apply to its business on the
+-- round day (the cut-off), from the rules as data:
+--   the KSIC section, from the code's first two digits (ksic_sections; the same for revisions 10 and 11);
+--   employees_below: fewer regular employees than this (size_employee_limits: 10 for B, C, F, H,
+--     the `*` row (5) for every other section);
+--   revenue_cap_krw: the 소기업 cap of 별표3 (size_revenue_caps) in force on the round day: the row of
+--     the section with the longest KSIC prefix the code starts with (E36 over E, C31202 over C31, the
+--     empty-cap row of S94 over S). A 2024 round reads the pre-2025-09-01 table.
+-- The lowest limit and cap in force are kept too: a business under them is small whatever its industry.
+with
+
+applications as (
+
+    select
+        application_id,
+        ksic_code,
+        -- the division (first two digits) of a well-formed 5-digit code; anything else has none
+        case when ksic_code ~ '^[0-9]{5}$' then cast(left(ksic_code, 2) as integer) end as ksic_division
+    from {{ ref('int_applications_current') }}
+
+),
+
+sections as (
+
+    select * from {{ ref('ksic_sections') }}
+
+),
+
+employee_limits as (
+
+    select * from {{ ref('size_employee_limits') }}
+    where {{ in_force_on(round_date()) }}
+
+),
+
+revenue_caps as (
+
+    select * from {{ ref('size_revenue_caps') }}
+    where {{ in_force_on(round_date()) }}
+
+),
+
+coded as (
+
+    select
+        applications.application_id,
+        applications.ksic_code,
+        sections.ksic_section
+    from applications
+    left join sections
+        on applications.ksic_division between sections.division_from and sections.division_to
+
+),
+
+employee_limit_matched as (
+
+    select distinct on (coded.application_id)
+        coded.application_id,
+        employee_limits.employees_below,
+        employee_limits.legal_reference as employee_limit_reference
+    from coded
+    inner join employee_limits
+        on employee_limits.ksic_section = coded.ksic_section
+        or employee_limits.ksic_section = '*'
+    where coded.ksic_section is not null
+    -- the section's own row before the `*` row
+    order by coded.application_id, (employee_limits.ksic_section = '*')
+
+),
+
+revenue_cap_matched as (
+
+    select distinct on (coded.application_id)
+        coded.application_id,
+        revenue_caps.revenue_cap_krw,
+        revenue_caps.ksic_section || coalesce(revenue_caps.ksic_prefix, '') as revenue_cap_scope,
+        revenue_caps.is_assumed as revenue_cap_is_assumed,
+        revenue_caps.legal_reference as revenue_cap_reference
+    from coded
+    inner join revenue_caps
+        on revenue_caps.ksic_section = coded.ksic_section
+        and (revenue_caps.ksic_prefix is null or left(coded.ksic_code, length(revenue_caps.ksic_prefix)) = revenue_caps.ksic_prefix)
+    order by coded.application_id, length(coalesce(revenue_caps.ksic_prefix, '')) desc
+
+),
+
+final as (
+
+    select
+        coded.application_id,
+        coded.ksic_section,
+        employee_limit_matched.employees_below,
+        employee_limit_matched.employee_limit_reference,
+        revenue_cap_matched.revenue_cap_krw,
+        revenue_cap_matched.revenue_cap_scope,
+        revenue_cap_matched.revenue_cap_is_assumed,
+        revenue_cap_matched.revenue_cap_reference,
+        (select min(employees_below) from employee_limits) as lowest_employees_below,
+        (select min(revenue_cap_krw) from revenue_caps) as lowest_revenue_cap_krw,
+        {{ round_date() }} as judged_at
+    from coded
+    left join employee_limit_matched
+        on coded.application_id = employee_limit_matched.application_id
+    left join revenue_cap_matched
+        on coded.application_id = revenue_cap_matched.application_id
+
+)
+
+select * from final

@@ -1,0 +1,116 @@
+-- One row per application scored by the selection committee in a round on or before the round day and
+-- reviewer of that application's first round: the reviewer's rubric (product 40 + online_readiness 30 +
+-- growth 30) and total, whether the reviewer counts (no conflict of interest, an unreadable conflict
+-- flag counting as one, and all three criteria scored). An application of a first round without any
+-- usable reviewer line keeps one row with a null reviewer_id. A criterion scored twice by one reviewer
+-- in the round keeps the latest line (scored_at, then raw_id). Only the latest delivery of each score
+-- file counts (a re-delivery is a correction). int_committee_scores_aggregated averages these.
+with
+
+lines as (
+
+    select * from {{ ref('stg_evaluation__scores') }}
+
+),
+
+-- A corrected re-delivery of a score file (same name, other content) replaces the earlier delivery:
+-- only the lines of the latest delivery of each file name count.
+latest_deliveries as (
+
+    select distinct on (source_file)
+        source_file,
+        file_sha256
+    from lines
+    group by source_file, file_sha256
+    order by source_file, min(raw_id) desc
+
+),
+
+scores as (
+
+    select lines.*
+    from lines
+    inner join latest_deliveries
+        on lines.source_file = latest_deliveries.source_file
+        and lines.file_sha256 = latest_deliveries.file_sha256
+    where lines.application_id is not null
+        and lines.round_id is not null
+        and lines.round_date is not null
+        and lines.round_date <= {{ round_date() }}
+
+),
+
+first_rounds as (
+
+    select distinct on (application_id)
+        application_id,
+        round_id,
+        round_date,
+        program_code
+    from scores
+    order by application_id, round_date, round_id
+
+),
+
+criterion_scores as (
+
+    select distinct on (scores.application_id, scores.reviewer_id, scores.criterion)
+        scores.application_id,
+        scores.reviewer_id,
+        scores.criterion,
+        scores.score,
+        scores.has_conflict_of_interest
+    from scores
+    inner join first_rounds
+        on scores.application_id = first_rounds.application_id
+        and scores.round_id = first_rounds.round_id
+    where scores.reviewer_id is not null
+        and scores.criterion in ('product', 'online_readiness', 'growth')
+    order by
+        scores.application_id,
+        scores.reviewer_id,
+        scores.criterion,
+        scores.scored_at desc nulls last,
+        scores.raw_id desc
+
+),
+
+reviewer_totals as (
+
+    select
+        application_id,
+        reviewer_id,
+        max(score) filter (where criterion = 'product') as product_score,
+        max(score) filter (where criterion = 'online_readiness') as online_readiness_score,
+        max(score) filter (where criterion = 'growth') as growth_score,
+        sum(score) as rubric_total,
+        count(score) = 3 as is_complete,
+        bool_or(coalesce(has_conflict_of_interest, true)) as has_conflict_of_interest
+    from criterion_scores
+    group by application_id, reviewer_id
+
+),
+
+final as (
+
+    select
+        first_rounds.application_id,
+        first_rounds.round_id,
+        first_rounds.round_date,
+        first_rounds.program_code as round_program_code,
+        reviewer_totals.reviewer_id,
+        reviewer_totals.product_score,
+        reviewer_totals.online_readiness_score,
+        reviewer_totals.growth_score,
+        reviewer_totals.rubric_total,
+        reviewer_totals.has_conflict_of_interest,
+        reviewer_totals.is_complete,
+        coalesce(not reviewer_totals.has_conflict_of_interest and reviewer_totals.is_complete, false)
+            as is_counted
+    from first_rounds
+    left join reviewer_totals
+        on first_rounds.application_id = reviewer_totals.application_id
+
+)
+
+select * from final
