@@ -7,6 +7,7 @@ plugin and handed in as ``WAREHOUSE_URL``); else the embedded server under the s
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import subprocess
@@ -59,7 +60,10 @@ def stop_embedded(pgdata: Path) -> bool:
     server = pgserver.get_server(pgdata, cleanup_mode=None)
     pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=server.system_user)
     # pgserver keeps one handle per data folder and process; a later start must not reuse the stopped one
-    pgserver.PostgresServer._instances.pop(pgdata.resolve(), None)
+    # (and the handle's exit hook, which removes it again, must go with it)
+    stale = pgserver.PostgresServer._instances.pop(pgdata.resolve(), None)
+    if stale is not None:
+        atexit.unregister(stale._cleanup)
     return True
 
 
