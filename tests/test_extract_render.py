@@ -123,7 +123,7 @@ def test_the_daily_extract_shows_withdrawals_and_promotions_as_staff_open_it(rou
     assert promoted[col["사유"]] == "선정 포기로 생긴 자리: 예비 순번 승계"
     assert promoted[col["순위"]] == 3 and promoted[col["정부지원금(원)"]] == 914286
     assert withdrawn[col["접수번호"]] == "H0000" and withdrawn[col["결정"]] == "선정 포기(철회)"
-    assert withdrawn[col["사유"]] == "선정 후 신청 철회: 자리는 예비 순번으로 승계"
+    assert withdrawn[col["사유"]] == "선정 후 신청 철회: 정원에 자리 반환"
     assert withdrawn[col["정부지원금(원)"]] in ("", None)
     assert withdrawn[col["세부사업명"]] == "O2O·융합 판매 기획전" and withdrawn[col["결정일"]] == "2024-03-05"
     assert withdrawn[col["사업자등록번호"]].count("-") == 2  # as staff type it: 000-00-00000

@@ -1,7 +1,8 @@
--- No business ever holds two selections that a participation rule valid on that round day forbids:
--- checked at the end of every round day of the ledger, over the selections held then. The business is
--- fct_application.business_key (a salted hash of the BRN: same BRN, same key), so the test reads marts
--- only.
+-- No business ever holds two selections that a participation rule forbids while the rule is valid. A
+-- selection is held from its round day until the round day of its withdrawal (if any); two held
+-- selections of one business clash when their holding periods overlap on a day the rule is valid. The
+-- business is fct_application.business_key (a salted hash of the BRN: same BRN, same key), so the
+-- test reads marts only.
 with
 
 ledger as (
@@ -10,57 +11,44 @@ ledger as (
 
 ),
 
-days as (
-
-    select distinct round_date as as_of from ledger
-
-),
-
-standing as (
-
-    select
-        days.as_of,
-        ledger.application_id,
-        ledger.program_code,
-        ledger.decision,
-        row_number() over (
-            partition by days.as_of, ledger.application_id order by ledger.event_seq desc
-        ) as recency
-    from days
-    inner join ledger
-        on ledger.round_date <= days.as_of
-
-),
-
 held as (
 
-    select standing.as_of, standing.application_id, standing.program_code, applications.business_key
-    from standing
+    select
+        selections.application_id,
+        selections.program_code,
+        applications.business_key,
+        selections.round_date as held_from,
+        coalesce(withdrawals.round_date, cast('infinity' as date)) as held_until
+    from ledger as selections
     inner join {{ ref('fct_application') }} as applications
-        on standing.application_id = applications.application_id
-    where standing.recency = 1
-        and standing.decision = 'selected'
+        on selections.application_id = applications.application_id
+    left join ledger as withdrawals
+        on selections.application_id = withdrawals.application_id
+        and withdrawals.decision = 'withdrawn'
+    where selections.decision = 'selected'
         and applications.business_key is not null
 
 )
 
 select
-    one.as_of,
-
     one.application_id,
     one.program_code,
     other.application_id as other_application_id,
     other.program_code as other_program_code,
+    greatest(one.held_from, other.held_from) as clash_from,
     rules.rule_id
 from held as one
 inner join held as other
-    on one.as_of = other.as_of
-    and one.business_key = other.business_key
+    on one.business_key = other.business_key
     and one.application_id < other.application_id
+    -- both held at the end of some round day
+    and one.held_from < other.held_until
+    and other.held_from < one.held_until
 inner join {{ ref('participation_rules') }} as rules
     on (
         (rules.program_code_a = one.program_code and rules.program_code_b = other.program_code)
         or (rules.program_code_b = one.program_code and rules.program_code_a = other.program_code)
     )
-    and rules.valid_from <= one.as_of
-    and (rules.valid_to is null or rules.valid_to >= one.as_of)
+    -- the rule is valid on a day of the overlap
+    and rules.valid_from < least(one.held_until, other.held_until)
+    and coalesce(rules.valid_to, cast('infinity' as date)) >= greatest(one.held_from, other.held_from)

@@ -1,6 +1,6 @@
 -- The state support held by a sub-programme's selections never exceeds its budget (budget_million_krw
--- × 1,000,000), at the end of every round day of the ledger; a withdrawn selection no longer holds any.
--- Programmes without a budget (P-1) hold no money at all.
+-- × 1,000,000) at the end of any round day: a selection holds its gov_support_krw from its round day
+-- until the round day of its withdrawal (if any). Programmes without a budget (P-1) hold no money.
 with
 
 ledger as (
@@ -9,35 +9,37 @@ ledger as (
 
 ),
 
-days as (
+held as (
 
-    select distinct round_date as as_of from ledger
+    select
+        selections.program_code,
+        selections.gov_support_krw,
+        selections.round_date as held_from,
+        withdrawals.round_date as held_until
+    from ledger as selections
+    left join ledger as withdrawals
+        on selections.application_id = withdrawals.application_id
+        and withdrawals.decision = 'withdrawn'
+    where selections.decision = 'selected'
 
 ),
 
-standing as (
+deltas as (
 
-    select
-        days.as_of,
-        ledger.application_id,
-        ledger.program_code,
-        ledger.decision,
-        ledger.gov_support_krw,
-        row_number() over (
-            partition by days.as_of, ledger.application_id order by ledger.event_seq desc
-        ) as recency
-    from days
-    inner join ledger
-        on ledger.round_date <= days.as_of
+    select program_code, held_from as as_of, gov_support_krw as change from held
+    union all
+    select program_code, held_until, -gov_support_krw from held where held_until is not null
 
 ),
 
 committed as (
 
-    select as_of, program_code, sum(gov_support_krw) as gov_support_krw
-    from standing
-    where recency = 1 and decision = 'selected'
-    group by as_of, program_code
+    select
+        program_code,
+        as_of,
+        sum(sum(change)) over (partition by program_code order by as_of) as gov_support_krw
+    from deltas
+    group by program_code, as_of
 
 )
 

@@ -1,6 +1,6 @@
--- No sub-programme and no track ever holds more selections than its quota: at the end of every round
--- day of the decision ledger, the applications whose latest event by then is `selected` (withdrawn
--- ones no longer count) are within the quota of the catalogue and of their track.
+-- No sub-programme and no track ever holds more selections than its quota. A selection is held from
+-- its round day until the round day of its withdrawal (if any): the standing at the end of every round
+-- day is the running sum of +1 per selection and -1 per withdrawal of a selection, by day.
 with
 
 ledger as (
@@ -9,67 +9,63 @@ ledger as (
 
 ),
 
-days as (
-
-    select distinct round_date as as_of from ledger
-
-),
-
-standing as (
-
-    select
-        days.as_of,
-        ledger.application_id,
-        ledger.program_code,
-        ledger.track_code,
-        ledger.decision,
-        row_number() over (
-            partition by days.as_of, ledger.application_id order by ledger.event_seq desc
-        ) as recency
-    from days
-    inner join ledger
-        on ledger.round_date <= days.as_of
-
-),
-
 held as (
 
-    select * from standing where recency = 1 and decision = 'selected'
+    select
+        selections.program_code,
+        selections.track_code,
+        selections.round_date as held_from,
+        withdrawals.round_date as held_until
+    from ledger as selections
+    left join ledger as withdrawals
+        on selections.application_id = withdrawals.application_id
+        and withdrawals.decision = 'withdrawn'
+    where selections.decision = 'selected'
+
+),
+
+deltas as (
+
+    select program_code, track_code, held_from as as_of, 1 as change from held
+    union all
+    select program_code, track_code, held_until, -1 from held where held_until is not null
 
 ),
 
 per_program as (
 
     select
-        held.as_of,
-        held.program_code,
+        program_code,
         cast(null as text) as track_code,
-        count(*) as n_selected,
-        max(catalogue.quota) as quota
-    from held
-    left join {{ ref('program_catalogue') }} as catalogue
-        on held.program_code = catalogue.program_code
-    group by held.as_of, held.program_code
+        as_of,
+        sum(sum(change)) over (partition by program_code order by as_of) as n_selected
+    from deltas
+    group by program_code, as_of
 
 ),
 
 per_track as (
 
     select
-        held.as_of,
-        held.program_code,
-        held.track_code,
-        count(*) as n_selected,
-        max(tracks.quota) as quota
-    from held
-    inner join {{ ref('program_tracks') }} as tracks
-        on held.program_code = tracks.program_code
-        and held.track_code = tracks.track_code
-    where tracks.quota is not null
-    group by held.as_of, held.program_code, held.track_code
+        program_code,
+        track_code,
+        as_of,
+        sum(sum(change)) over (partition by program_code, track_code order by as_of) as n_selected
+    from deltas
+    where track_code is not null
+    group by program_code, track_code, as_of
 
 )
 
-select * from per_program where quota is null or n_selected > quota
+select per_program.*, catalogue.quota
+from per_program
+left join {{ ref('program_catalogue') }} as catalogue
+    on per_program.program_code = catalogue.program_code
+where catalogue.quota is null or per_program.n_selected > catalogue.quota
 union all
-select * from per_track where n_selected > quota
+select per_track.*, tracks.quota
+from per_track
+inner join {{ ref('program_tracks') }} as tracks
+    on per_track.program_code = tracks.program_code
+    and per_track.track_code = tracks.track_code
+where per_track.n_selected > tracks.quota

@@ -47,7 +47,7 @@ REASON_KO = {
     "PARTICIPATION_LIMIT": "중복참여 제한: 같은 사업자가 제한 대상 사업에 선정되어 있음 (대기)",
     "PARTICIPATION_PRIORITY": "중복참여 제한: 같은 사업자의 먼저 접수된 신청 우선 (대기)",
     "BELOW_MIN_SCORE": "최저 점수({min_score}점) 미달",
-    "WITHDRAWN_AFTER_SELECTION": "선정 후 신청 철회: 자리는 예비 순번으로 승계",
+    "WITHDRAWN_AFTER_SELECTION": "선정 후 신청 철회: 정원에 자리 반환",
     "WITHDRAWN_FROM_WAITLIST": "예비 대기 중 신청 철회",
 }
 
