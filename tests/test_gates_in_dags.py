@@ -134,7 +134,8 @@ def test_a_failed_publish_gate_writes_no_extract_and_blocks_the_next_round(tmp_p
     try:
         replayer.replay(DAY1, DAY1)
         url = replayer.url
-        # a bad deploy rewrites a decision that staff already received on day 1
+        # a bad deploy re-ranks a decision that staff already received on day 1: the ledger's life
+        # cycle still holds (the dbt tests pass), only the publish gate's snapshot can see the change
         (app, decision) = query(
             url,
             "select application_id, decision from marts.fct_allocation_decision where round_date = %s",
@@ -142,9 +143,9 @@ def test_a_failed_publish_gate_writes_no_extract_and_blocks_the_next_round(tmp_p
         )[0]
         with psycopg.connect(url) as conn:
             conn.execute(
-                "update marts.fct_allocation_decision set decision = 'not_selected', rank = 99 "
-                "where application_id = %s",
-                (app,),
+                "update marts.fct_allocation_decision set rank = rank + 100 "
+                "where application_id = %s and round_date = %s",
+                (app, DAY1),
             )
         with pytest.raises(ReplayFailed) as failed:
             replayer.replay(DAY2, DAY2)
