@@ -32,6 +32,13 @@ SCORE_MAX = 100  # committee score: mean of rubric totals out of 100
 DECISIONS = ["selected", "waitlisted", "not_selected", "withdrawn"]
 VERDICTS = ["eligible", "ineligible", "needs_review", "incomplete"]
 
+# A ledger row `d` that holds a place now: a selection with no withdrawal of its application in a later
+# round. Goes into the queries as is, so `{batch}` stays for GX to fill.
+PLACE_HELD = (
+    "d.decision = 'selected' and not exists (select 1 from {batch} as w"
+    " where w.application_id = d.application_id and w.decision = 'withdrawn' and w.round_date > d.round_date)"
+)
+
 # After a pass, the gate records every decision of the ledger it has not recorded yet: from then on
 # that decision is published and must never change. Parameters: run_id, business_day.
 SNAPSHOT_SQL = """
@@ -87,13 +94,11 @@ def decision_ledger(business_day: date) -> Check:
                     HARD,
                     "세부사업별 선정 수가 정원 이하",
                     "places held (selections not withdrawn since), over every round so far, never exceed the quota in marts.dim_program",
-                    """select d.program_code, count(*) as selected, max(p.program_quota) as quota
-                         from {batch} as d
+                    f"""select d.program_code, count(*) as selected, max(p.program_quota) as quota
+                         from {{batch}} as d
                          left join marts.dim_program as p
                            on p.program_code = d.program_code and p.is_programme_level
-                        where d.decision = 'selected'
-                          and not exists (select 1 from {batch} as w where w.application_id = d.application_id
-                                           and w.decision = 'withdrawn' and w.round_date > d.round_date)
+                        where {PLACE_HELD}
                         group by d.program_code
                        having max(p.program_quota) is null or count(*) > max(p.program_quota)""",
                 ),
@@ -101,13 +106,12 @@ def decision_ledger(business_day: date) -> Check:
                     HARD,
                     "트랙별 선정 수가 트랙 정원 이하",
                     "selections of a track never exceed the track's quota where the notice gives one",
-                    """select d.program_code, d.track_code, count(*) as selected, max(p.track_quota) as quota
-                         from {batch} as d
+                    f"""select d.program_code, d.track_code, count(*) as selected, max(p.track_quota) as quota
+                         from {{batch}} as d
                          join marts.dim_program as p
                            on p.program_code = d.program_code and p.track_code = d.track_code
-                        where d.decision = 'selected'
-                          and not exists (select 1 from {batch} as w where w.application_id = d.application_id
-                                           and w.decision = 'withdrawn' and w.round_date > d.round_date) and p.track_quota is not null
+                        where {PLACE_HELD}
+                          and p.track_quota is not null
                         group by d.program_code, d.track_code
                        having count(*) > max(p.track_quota)""",
                 ),
@@ -121,9 +125,7 @@ def decision_ledger(business_day: date) -> Check:
                           from {{batch}} as d
                           join marts.dim_program as p
                             on p.program_code = d.program_code and p.is_programme_level
-                         where d.decision = 'selected'
-                          and not exists (select 1 from {{batch}} as w where w.application_id = d.application_id
-                                           and w.decision = 'withdrawn' and w.round_date > d.round_date)
+                         where {PLACE_HELD}
                            and p.budget_million_krw is not null
                          group by d.program_code
                         having sum(d.gov_support_krw)
@@ -191,12 +193,10 @@ def decision_ledger(business_day: date) -> Check:
                     WARNING,
                     "선정 후 철회한 신청 (대기자 추가 선정 필요)",
                     "a selected business withdrew since; the next waitlisted one should be selected in the next round",
-                    """select d.application_id, d.program_code, d.round_date
-                         from {batch} as d
+                    f"""select d.application_id, d.program_code, d.round_date
+                         from {{batch}} as d
                          join marts.fct_application as a on a.application_id = d.application_id
-                        where d.decision = 'selected' and a.is_withdrawn
-                          and not exists (select 1 from {batch} as w
-                                           where w.application_id = d.application_id and w.decision = 'withdrawn')""",
+                        where {PLACE_HELD} and a.is_withdrawn""",
                 ),
             ],
             gate="publish",

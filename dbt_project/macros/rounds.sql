@@ -1,11 +1,17 @@
-{#- The business day being processed, var('round_date') (KST), as a SQL date. -#}
+{#- The business day being processed, var('round_date') (KST), as a SQL date literal. The var comes from
+    the command line, so it must be exactly YYYY-MM-DD before it goes into SQL (PostgreSQL then refuses
+    a day that does not exist, such as 2024-02-30). -#}
 {% macro round_date() -%}
-    cast('{{ var("round_date") }}' as date)
+    {%- set value = var("round_date") | string -%}
+    {%- if not modules.re.fullmatch("[0-9]{4}-[0-9]{2}-[0-9]{2}", value) -%}
+        {{ exceptions.raise_compiler_error("var round_date must be a date YYYY-MM-DD, got '" ~ value ~ "'") }}
+    {%- endif -%}
+    date '{{ value }}'
 {%- endmacro %}
 
 {#- The end of the round day in KST as timestamptz: round_date + 1 day at 00:00 +09:00 (exclusive). -#}
 {% macro round_end_kst() -%}
-    (cast(cast('{{ var("round_date") }}' as date) + 1 as timestamp) at time zone 'Asia/Seoul')
+    (cast({{ round_date() }} + 1 as timestamp) at time zone 'Asia/Seoul')
 {%- endmacro %}
 
 {#- The last, published tie-break of the allocation ranking: md5(allocation_seed || application_id). -#}
@@ -28,4 +34,20 @@
 {#- A var as a SQL string literal (quotes doubled). -#}
 {% macro var_literal(name) -%}
     {{ "'" ~ (var(name) | string | replace("'", "''")) ~ "'" }}
+{%- endmacro %}
+
+{#- The places selections hold, from the decision ledger `ledger` (a relation): every `selected` event with
+    its columns, held_from = its round day and held_until = the round day of the application's
+    `withdrawn` event (null while still held). A place is held at the end of day D when
+    held_from <= D < held_until. -#}
+{% macro places_held(ledger) -%}
+    select
+        selections.*,
+        selections.round_date as held_from,
+        withdrawals.round_date as held_until
+    from {{ ledger }} as selections
+    left join {{ ledger }} as withdrawals
+        on selections.application_id = withdrawals.application_id
+        and withdrawals.decision = 'withdrawn'
+    where selections.decision = 'selected'
 {%- endmacro %}

@@ -5,28 +5,18 @@
 -- test reads marts only.
 with
 
-ledger as (
-
-    select * from {{ ref('fct_allocation_decision') }}
-
-),
-
 held as (
 
     select
-        selections.application_id,
-        selections.program_code,
+        places.application_id,
+        places.program_code,
         applications.business_key,
-        selections.round_date as held_from,
-        coalesce(withdrawals.round_date, cast('infinity' as date)) as held_until
-    from ledger as selections
+        places.held_from,
+        coalesce(places.held_until, cast('infinity' as date)) as held_until
+    from ({{ places_held(ref('fct_allocation_decision')) }}) as places
     inner join {{ ref('fct_application') }} as applications
-        on selections.application_id = applications.application_id
-    left join ledger as withdrawals
-        on selections.application_id = withdrawals.application_id
-        and withdrawals.decision = 'withdrawn'
-    where selections.decision = 'selected'
-        and applications.business_key is not null
+        on places.application_id = applications.application_id
+    where applications.business_key is not null
 
 )
 

@@ -3,24 +3,9 @@
 -- until the round day of its withdrawal (if any). Programmes without a budget (P-1) hold no money.
 with
 
-ledger as (
-
-    select * from {{ ref('fct_allocation_decision') }}
-
-),
-
 held as (
 
-    select
-        selections.program_code,
-        selections.gov_support_krw,
-        selections.round_date as held_from,
-        withdrawals.round_date as held_until
-    from ledger as selections
-    left join ledger as withdrawals
-        on selections.application_id = withdrawals.application_id
-        and withdrawals.decision = 'withdrawn'
-    where selections.decision = 'selected'
+    {{ places_held(ref('fct_allocation_decision')) }}
 
 ),
 

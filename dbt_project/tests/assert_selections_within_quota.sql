@@ -3,24 +3,9 @@
 -- day is the running sum of +1 per selection and -1 per withdrawal of a selection, by day.
 with
 
-ledger as (
-
-    select * from {{ ref('fct_allocation_decision') }}
-
-),
-
 held as (
 
-    select
-        selections.program_code,
-        selections.track_code,
-        selections.round_date as held_from,
-        withdrawals.round_date as held_until
-    from ledger as selections
-    left join ledger as withdrawals
-        on selections.application_id = withdrawals.application_id
-        and withdrawals.decision = 'withdrawn'
-    where selections.decision = 'selected'
+    {{ places_held(ref('fct_allocation_decision')) }}
 
 ),
 

@@ -7,6 +7,33 @@
 -- left out. A file channel knows a change only to the day: its updated_at is the export (workbook) day
 -- at 00:00 KST, or the submission time when that is later (the first version). Columns a channel does
 -- not carry are null; raw_id is the row of that channel's raw table (unique with channel).
+{# Every column of the model in its order, with its type for the channels that do not carry it (they get
+    null). The channel columns come after the foundation columns, which keep their order. #}
+{% set columns = [
+    ('raw_id', 'bigint'), ('load_id', 'text'), ('record_hash', 'text'),
+    ('application_id', 'text'), ('program_code', 'text'), ('track_code', 'text'),
+    ('status', 'text'), ('is_withdrawn', 'boolean'),
+    ('submitted_at', 'timestamptz'), ('submitted_at_text', 'text'), ('updated_at', 'timestamptz'),
+    ('brn', 'text'), ('brn_text', 'text'), ('brn_is_valid', 'boolean'), ('corporate_no', 'text'),
+    ('business_name', 'text'), ('representative_name', 'text'), ('business_type', 'text'), ('opened_on', 'date'),
+    ('ksic_code', 'text'), ('ksic_revision', 'integer'), ('employees', 'numeric'), ('annual_revenue_krw', 'numeric'),
+    ('sido', 'text'), ('sigungu', 'text'), ('address', 'text'), ('phone', 'text'), ('email', 'text'),
+    ('has_own_mall', 'boolean'), ('own_mall_url', 'text'), ('mail_order_registered', 'boolean'),
+    ('mail_order_registered_on', 'date'), ('smartstore_url', 'text'), ('smartstore_opened_on', 'date'),
+    ('product_name', 'text'), ('product_category', 'text'), ('is_imported', 'boolean'),
+    ('is_large_company_product', 'boolean'), ('unit_price_krw', 'numeric'),
+    ('documents', 'jsonb'), ('bonus_claims', 'jsonb'), ('program_answers', 'jsonb'),
+    ('consent_privacy', 'boolean'), ('consent_third_party', 'boolean'),
+    ('versions_as_of_round', 'integer'), ('as_of_round_date', 'date'),
+    ('channel', 'text'), ('site_code', 'text'), ('o2o_platform', 'text'), ('submitted_at_is_date_only', 'boolean'),
+] %}
+
+{# Columns every channel computes the same way. #}
+{% set shared = {
+    'versions_as_of_round': 'cast(versions_as_of_round as integer)',
+    'as_of_round_date': round_date(),
+} %}
+
 with
 
 portal_versions as (
@@ -33,79 +60,16 @@ portal_ranked as (
 portal as (
 
     select
-        ---------- ids
-        'portal' as channel,
-        raw_id,
-        load_id,
-        record_hash,
-        application_id,
-        program_code,
-        track_code,
-
-        ---------- status
-        status,
-        status = 'withdrawn' as is_withdrawn,
-
-        ---------- timestamps
-        submitted_at,
-        submitted_at_text,
-        false as submitted_at_is_date_only,
-        updated_at,
-
-        ---------- business identity (personal data)
-        brn,
-        brn_text,
-        brn_is_valid,
-        corporate_no,
-        business_name,
-        representative_name,
-        business_type,
-        opened_on,
-
-        ---------- industry and size
-        ksic_code,
-        ksic_revision,
-        employees,
-        annual_revenue_krw,
-
-        ---------- location and contact (personal data)
-        sido,
-        sigungu,
-        address,
-        phone,
-        email,
-
-        ---------- online presence
-        has_own_mall,
-        own_mall_url,
-        mail_order_registered,
-        mail_order_registered_on,
-        smartstore_url,
-        smartstore_opened_on,
-
-        ---------- product
-        product_name,
-        product_category,
-        is_imported,
-        is_large_company_product,
-        unit_price_krw,
-
-        ---------- nested
-        documents,
-        bonus_claims,
-        program_answers,
-
-        ---------- consents
-        consent_privacy,
-        consent_third_party,
-
-        ---------- channel specifics
-        cast(null as text) as site_code,
-        cast(null as text) as o2o_platform,
-
-        ---------- versioning
-        versions_as_of_round
-
+        {{- select_union_columns(
+            columns,
+            shared=shared,
+            carried=columns | map('first') | reject('in', ['site_code', 'o2o_platform']) | list,
+            given={
+                'channel': "'portal'",
+                'is_withdrawn': "status = 'withdrawn'",
+                'submitted_at_is_date_only': 'false',
+            },
+        ) }}
     from portal_ranked
     where version_rank = 1
 
@@ -136,67 +100,23 @@ sbiz24_ranked as (
 sbiz24 as (
 
     select
-        'sbiz24' as channel,
-        raw_id,
-        load_id,
-        record_hash,
-        application_id,
-        '2-6' as program_code,
-        cast(null as text) as track_code,
-
-        status,
-        status = 'withdrawn' as is_withdrawn,
-
-        submitted_at,
-        submitted_at_text,
-        false as submitted_at_is_date_only,
-        greatest(submitted_at, cast(version_on as timestamp) at time zone 'Asia/Seoul') as updated_at,
-
-        brn,
-        brn_text,
-        brn_is_valid,
-        cast(null as text) as corporate_no,
-        business_name,
-        representative_name,
-        cast(null as text) as business_type,
-        cast(null as date) as opened_on,
-
-        ksic_code,
-        cast(null as integer) as ksic_revision,
-        employees,
-        annual_revenue_krw,
-
-        sido,
-        sigungu,
-        cast(null as text) as address,
-        phone,
-        cast(null as text) as email,
-
-        cast(null as boolean) as has_own_mall,
-        cast(null as text) as own_mall_url,
-        cast(null as boolean) as mail_order_registered,
-        cast(null as date) as mail_order_registered_on,
-        cast(null as text) as smartstore_url,
-        cast(null as date) as smartstore_opened_on,
-
-        cast(null as text) as product_name,
-        cast(null as text) as product_category,
-        cast(null as boolean) as is_imported,
-        cast(null as boolean) as is_large_company_product,
-        cast(null as numeric) as unit_price_krw,
-
-        cast(null as jsonb) as documents,
-        cast(null as jsonb) as bonus_claims,
-        cast(null as jsonb) as program_answers,
-
-        cast(null as boolean) as consent_privacy,
-        cast(null as boolean) as consent_third_party,
-
-        cast(null as text) as site_code,
-        o2o_platform,
-
-        versions_as_of_round
-
+        {{- select_union_columns(
+            columns,
+            shared=shared,
+            carried=[
+                'raw_id', 'load_id', 'record_hash', 'application_id', 'status', 'submitted_at',
+                'submitted_at_text', 'brn', 'brn_text', 'brn_is_valid', 'business_name',
+                'representative_name', 'ksic_code', 'employees', 'annual_revenue_krw', 'sido', 'sigungu',
+                'phone', 'o2o_platform',
+            ],
+            given={
+                'channel': "'sbiz24'",
+                'program_code': "'2-6'",
+                'is_withdrawn': "status = 'withdrawn'",
+                'submitted_at_is_date_only': 'false',
+                'updated_at': "greatest(submitted_at, cast(version_on as timestamp) at time zone 'Asia/Seoul')",
+            },
+        ) }}
     from sbiz24_ranked
     where version_rank = 1
 
@@ -223,165 +143,40 @@ kakao_ranked as (
 
 ),
 
+{# The workbooks list applications without a status (a withdrawal is not reported). 지역 is typed freely
+    ("서울 마포구"): kept whole as the address, not split into 시도 / 시군구. #}
 kakao as (
 
     select
-        'kakao' as channel,
-        raw_id,
-        load_id,
-        record_hash,
-        application_id,
-        '3-2' as program_code,
-        cast(null as text) as track_code,
-
-        -- the workbooks list applications; they carry no status (a withdrawal is not reported)
-        'submitted' as status,
-        false as is_withdrawn,
-
-        submitted_at,
-        submitted_at_text,
-        submitted_at_is_date_only,
-        greatest(submitted_at, cast(version_on as timestamp) at time zone 'Asia/Seoul') as updated_at,
-
-        brn,
-        brn_text,
-        brn_is_valid,
-        cast(null as text) as corporate_no,
-        business_name,
-        representative_name,
-        cast(null as text) as business_type,
-        cast(null as date) as opened_on,
-
-        cast(null as text) as ksic_code,
-        cast(null as integer) as ksic_revision,
-        cast(null as numeric) as employees,
-        cast(null as numeric) as annual_revenue_krw,
-
-        -- 지역 is typed freely ("서울 마포구"): kept whole as the address, not split into 시도 / 시군구
-        cast(null as text) as sido,
-        cast(null as text) as sigungu,
-        region as address,
-        phone,
-        cast(null as text) as email,
-
-        cast(null as boolean) as has_own_mall,
-        cast(null as text) as own_mall_url,
-        cast(null as boolean) as mail_order_registered,
-        cast(null as date) as mail_order_registered_on,
-        cast(null as text) as smartstore_url,
-        cast(null as date) as smartstore_opened_on,
-
-        cast(null as text) as product_name,
-        cast(null as text) as product_category,
-        cast(null as boolean) as is_imported,
-        cast(null as boolean) as is_large_company_product,
-        cast(null as numeric) as unit_price_krw,
-
-        cast(null as jsonb) as documents,
-        cast(null as jsonb) as bonus_claims,
-        cast(null as jsonb) as program_answers,
-
-        consent_privacy,
-        cast(null as boolean) as consent_third_party,
-
-        site_code,
-        cast(null as text) as o2o_platform,
-
-        versions_as_of_round
-
+        {{- select_union_columns(
+            columns,
+            shared=shared,
+            carried=[
+                'raw_id', 'load_id', 'record_hash', 'application_id', 'submitted_at', 'submitted_at_text',
+                'submitted_at_is_date_only', 'brn', 'brn_text', 'brn_is_valid', 'business_name',
+                'representative_name', 'phone', 'consent_privacy', 'site_code',
+            ],
+            given={
+                'channel': "'kakao'",
+                'program_code': "'3-2'",
+                'status': "'submitted'",
+                'is_withdrawn': 'false',
+                'updated_at': "greatest(submitted_at, cast(version_on as timestamp) at time zone 'Asia/Seoul')",
+                'address': 'region',
+            },
+        ) }}
     from kakao_ranked
     where version_rank = 1
 
 ),
 
-unioned as (
+final as (
 
     select * from portal
     union all
     select * from sbiz24
     union all
     select * from kakao
-
-),
-
-final as (
-
-    select
-        ---------- ids
-        raw_id,
-        load_id,
-        record_hash,
-        application_id,
-        program_code,
-        track_code,
-
-        ---------- status
-        status,
-        is_withdrawn,
-
-        ---------- timestamps
-        submitted_at,
-        submitted_at_text,
-        updated_at,
-
-        ---------- business identity (personal data)
-        brn,
-        brn_text,
-        brn_is_valid,
-        corporate_no,
-        business_name,
-        representative_name,
-        business_type,
-        opened_on,
-
-        ---------- industry and size
-        ksic_code,
-        ksic_revision,
-        employees,
-        annual_revenue_krw,
-
-        ---------- location and contact (personal data)
-        sido,
-        sigungu,
-        address,
-        phone,
-        email,
-
-        ---------- online presence
-        has_own_mall,
-        own_mall_url,
-        mail_order_registered,
-        mail_order_registered_on,
-        smartstore_url,
-        smartstore_opened_on,
-
-        ---------- product
-        product_name,
-        product_category,
-        is_imported,
-        is_large_company_product,
-        unit_price_krw,
-
-        ---------- nested
-        documents,
-        bonus_claims,
-        program_answers,
-
-        ---------- consents
-        consent_privacy,
-        consent_third_party,
-
-        ---------- versioning
-        cast(versions_as_of_round as integer) as versions_as_of_round,
-        {{ round_date() }} as as_of_round_date,
-
-        ---------- channel (added after the foundation columns, which keep their order)
-        channel,
-        site_code,
-        o2o_platform,
-        submitted_at_is_date_only
-
-    from unioned
 
 )
 
