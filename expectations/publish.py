@@ -24,9 +24,6 @@ from ._base import HARD, WARNING, Check, expect, literal, suite, unexpected_rows
 
 # --- thresholds ---------------------------------------------------------------------------------------
 DEFAULT_MIN_SCORE = 60  # program-2024.md's default; the ledger's own min_score column wins when present
-# Support per selection is the budget divided by the quota, rounded to the won: a full programme may
-# go over its budget by under 1 KRW a selection (1-2: 1,666,667 x 1,500), which is rounding, not spending.
-BUDGET_ROUNDING_KRW_PER_SELECTION = 1
 SCORE_MAX = 100  # committee score: mean of rubric totals out of 100
 
 DECISIONS = ["selected", "waitlisted", "not_selected", "withdrawn"]
@@ -118,8 +115,7 @@ def decision_ledger(business_day: date) -> Check:
                 unexpected_rows(
                     HARD,
                     "세부사업별 정부지원금 합계가 예산 이하",
-                    "state support committed to selections never exceeds the sub-programme's budget"
-                    f" (rounding of {BUDGET_ROUNDING_KRW_PER_SELECTION} KRW a selection allowed)",
+                    "state support committed to selections never exceeds the sub-programme's budget",
                     f"""select d.program_code, sum(d.gov_support_krw) as gov_support_krw,
                                cast(max(p.budget_million_krw) as bigint) * 1000000 as budget_krw
                           from {{batch}} as d
@@ -128,9 +124,7 @@ def decision_ledger(business_day: date) -> Check:
                          where {PLACE_HELD}
                            and p.budget_million_krw is not null
                          group by d.program_code
-                        having sum(d.gov_support_krw)
-                               > cast(max(p.budget_million_krw) as bigint) * 1000000
-                                 + count(*) * {BUDGET_ROUNDING_KRW_PER_SELECTION}""",
+                        having sum(d.gov_support_krw) > cast(max(p.budget_million_krw) as bigint) * 1000000""",
                 ),
                 unexpected_rows(
                     HARD,

@@ -21,6 +21,8 @@ START_DATE = pendulum.datetime(2024, 2, 1, tz=KST)
 # One business day a run: the data interval is [D 00:00, D+1 00:00) KST. A plain cron schedule would give
 # Airflow 3 runs an empty interval.
 DAILY_KST = CronDataIntervalTimetable("0 0 * * *", timezone=KST)
+# The dbt docs, once a day after the night's rounds (which start at 00:00 KST with the ingest DAGs).
+DOCS_DAILY_KST = CronDataIntervalTimetable("0 6 * * *", timezone=KST)
 
 # One DAG per source system; the reference lists come from one partner, so one DAG with a task each.
 FILE_SOURCE_GROUPS = {

@@ -1,5 +1,6 @@
 """The dbt project end to end on a real PostgreSQL: hand-made raw rows -> seeds, staging, eligibility,
-scores, the decision ledger (first round, rerun, later round, earlier day) and the personal-data split.
+scores, the decision ledger (first round, rerun, later round, earlier day), the personal-data split and
+the dbt docs of the marts.
 
 Each test gets a fresh database (``fresh_db``), lands raw rows the way the loaders do (plain inserts
 into the tables of include/panro/sql/warehouse.sql) and runs the real ``dbt`` of this environment.
@@ -7,6 +8,7 @@ into the tables of include/panro/sql/warehouse.sql) and runs the real ``dbt`` of
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -18,6 +20,8 @@ from pathlib import Path
 import psycopg
 
 from panro.brn import brn_check_digit
+from panro.config import load_settings
+from panro.dbt import DOCS_FILES, SALT_PLACEHOLDER, generate_docs
 from panro.warehouse import dbt_env, ensure_schema
 
 PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -41,6 +45,12 @@ REQUIRED_DOCUMENTS = [
 
 
 def run_dbt(url: str, work: Path, *args: str, round_date: str, run_id: str) -> str:
+    proc = dbt_process(url, work, *args, round_date=round_date, run_id=run_id)
+    assert proc.returncode == 0, f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
+    return proc.stdout
+
+
+def dbt_process(url: str, work: Path, *args: str, round_date: str, run_id: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     env.pop("PANRO_BUSINESS_KEY_SALT", None)  # the default salt, so business keys can be checked
     dbt_vars = {"round_date": round_date, "run_id": run_id, "allocation_seed": SEED}
@@ -60,9 +70,7 @@ def run_dbt(url: str, work: Path, *args: str, round_date: str, run_id: str) -> s
         "--vars",
         json.dumps(dbt_vars),
     ]
-    proc = subprocess.run(command, check=False, env=env, capture_output=True, text=True, cwd=PROJECT)
-    assert proc.returncode == 0, f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
-    return proc.stdout
+    return subprocess.run(command, check=False, env=env, capture_output=True, text=True, cwd=PROJECT)
 
 
 def application(
@@ -313,11 +321,11 @@ EXPECTED_VERDICTS = {
 
 # 2-5: support 5,833,333 KRW a company, self-pay 20% -> state 4,666,666 + business 1,166,667.
 LIVE_GOV, LIVE_SELF = 4666666, 1166667
-# 2-8: 3,200 백만원 / 3,500 = 914,286 KRW, no self-pay.
-O2O_EXPO_GOV = 914286
+# 2-8: 3,200 백만원 / 3,500 = 914,285 KRW (rounded down: the whole quota fits the budget), no self-pay.
+O2O_EXPO_GOV = 914285
 
 
-def test_eligibility_scores_and_decision_ledger(fresh_db, tmp_path):
+def test_eligibility_scores_and_decision_ledger(fresh_db, tmp_path, monkeypatch):
     url = fresh_db
     ensure_schema(url)
     land(url, FIRST_LOAD, FIRST_SCORES, "load-1")
@@ -550,6 +558,38 @@ def test_eligibility_scores_and_decision_ledger(fresh_db, tmp_path):
         (None, "상호 A03", "대표 A03", "010-1234-5678", "a03@example.kr", "전북특별자치도", "전주시 덕진구"),
     ]
 
+    # -- the dbt docs of this warehouse (what the panro_docs DAG writes), with a production-like salt
+    check_dbt_docs(url, tmp_path, monkeypatch, mart_columns)
+
+
+def check_dbt_docs(url: str, tmp_path: Path, monkeypatch, mart_columns: set[tuple[str, str]]) -> None:
+    """The docs list every mart with the columns it has in the warehouse and its description, and never
+    the business-key salt (compiled SQL shows a placeholder instead)."""
+    secret_salt = "prod-salt-that-must-not-leak"
+    monkeypatch.setenv("PANRO_BUSINESS_KEY_SALT", secret_salt)
+    settings = dataclasses.replace(
+        load_settings(), home=PROJECT.parent, state_dir=tmp_path / "state", business_key_salt=secret_salt
+    )
+    docs = generate_docs(url, settings)
+    assert docs == tmp_path / "state" / "dbt_docs"
+    assert {p.name for p in docs.iterdir()} == set(DOCS_FILES)
+
+    catalog = json.loads((docs / "catalog.json").read_text(encoding="utf-8"))
+    in_catalog = {
+        (node["metadata"]["name"], column)
+        for node in catalog["nodes"].values()
+        if node["metadata"]["schema"] == "marts"
+        for column in node["columns"]
+    }
+    assert in_catalog == mart_columns
+    manifest = json.loads((docs / "manifest.json").read_text(encoding="utf-8"))
+    ledger_doc = manifest["nodes"]["model.panro.fct_allocation_decision"]
+    assert "DECISION LEDGER" in ledger_doc["description"]
+    assert ledger_doc["columns"]["cut_line"]["description"]
+    assert SALT_PLACEHOLDER in manifest["nodes"]["model.panro.fct_application"]["compiled_code"]
+    for name in DOCS_FILES:
+        assert secret_salt not in (docs / name).read_text(encoding="utf-8"), name
+
 
 def pilot_brn(i: int) -> str:
     """A valid BRN of its own for the i-th pilot applicant (one selection per business in P-1)."""
@@ -625,3 +665,18 @@ def test_oversubscribed_pilot_fills_its_quota_in_rank_order(fresh_db, tmp_path):
         " where program_code = 'P-1' order by application_id, event_seq desc) s where decision = 'selected'",
     )
     assert held == [(50,)]
+
+
+def test_round_date_reaches_sql_only_as_a_checked_date(fresh_db, tmp_path):
+    """var round_date comes from the command line: anything but YYYY-MM-DD is refused at compile time,
+    naming the var, before any SQL runs."""
+    for bad in ["2024-03-08' or true --", "8 March 2024", "2024-3-8"]:
+        proc = dbt_process(
+            fresh_db, tmp_path, "compile", "--select", "fct_allocation_decision", round_date=bad, run_id="x"
+        )
+        assert proc.returncode != 0, bad
+        assert f"var round_date must be a date YYYY-MM-DD, got '{bad}'" in proc.stdout, proc.stdout[-3000:]
+    compiled = run_dbt(
+        fresh_db, tmp_path, "compile", "--select", "fct_allocation_decision", round_date="2024-03-08", run_id="x"
+    )
+    assert "date '2024-03-08'" in compiled

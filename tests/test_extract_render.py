@@ -89,6 +89,7 @@ def test_the_daily_extract_shows_withdrawals_and_promotions_as_staff_open_it(rou
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest == written[days[1]]
     assert manifest["business_day"] == "2024-03-05" and manifest["decided_in_runs"] == ["run-1"]
+    assert manifest["allocation_seeds"] == [allocation.SEED]  # published with the decisions
     assert {(f["program_code"], f["file"][-4:]) for f in manifest["files"]} == {
         ("2-5", "xlsx"),
         ("2-5", ".csv"),
@@ -121,7 +122,7 @@ def test_the_daily_extract_shows_withdrawals_and_promotions_as_staff_open_it(rou
     promoted, withdrawn = table[1], table[2]
     assert promoted[col["결정"]] == "추가선정(예비 승계)"
     assert promoted[col["사유"]] == "선정 포기로 생긴 자리: 예비 순번 승계"
-    assert promoted[col["순위"]] == 3 and promoted[col["정부지원금(원)"]] == 914286
+    assert promoted[col["순위"]] == 3 and promoted[col["정부지원금(원)"]] == 914285
     assert withdrawn[col["접수번호"]] == "H0000" and withdrawn[col["결정"]] == "선정 포기(철회)"
     assert withdrawn[col["사유"]] == "선정 후 신청 철회: 정원에 자리 반환"
     assert withdrawn[col["정부지원금(원)"]] in ("", None)

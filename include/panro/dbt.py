@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -25,10 +26,19 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def run_dbt(args: list[str], url: str, dbt_vars: dict | None = None, settings: Settings | None = None) -> str:
-    """Run one dbt command; return its output. Raises DbtError with the failing part of the output."""
+def run_dbt(
+    args: list[str],
+    url: str,
+    dbt_vars: dict | None = None,
+    settings: Settings | None = None,
+    *,
+    target: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> str:
+    """Run one dbt command; return its output. Raises DbtError with the failing part of the output.
+    ``target``: dbt's target folder (default ``<state>/dbt/target``)."""
     settings = settings or load_settings()
-    target = settings.state_dir / "dbt" / "target"
+    target = target or settings.state_dir / "dbt" / "target"
     logs = settings.logs_dir / "dbt"
     env = {
         **os.environ,
@@ -50,6 +60,7 @@ def run_dbt(args: list[str], url: str, dbt_vars: dict | None = None, settings: S
         dbt_vars = {**dbt_vars, "allocation_seed": settings.allocation_seed}
         env["PANRO_BUSINESS_KEY_SALT"] = settings.business_key_salt
         command += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
+    env.update(extra_env or {})
     started = time.monotonic()
     proc = subprocess.run(command, env=env, capture_output=True, text=True, cwd=settings.dbt_project_dir)
     output = proc.stdout + proc.stderr
@@ -63,3 +74,42 @@ def run_dbt(args: list[str], url: str, dbt_vars: dict | None = None, settings: S
             + "\n".join(failing[-40:] or output.splitlines()[-40:])
         )
     return output
+
+
+# What `dbt docs generate --static` writes that a reader needs: static_index.html opens from disk on its
+# own (manifest and catalog inside); index.html needs the two JSON files beside it and a web server
+# (`dbt docs serve`), since browsers refuse to fetch files from a file:// page.
+DOCS_FILES = ("static_index.html", "index.html", "catalog.json", "manifest.json")
+# Compiled SQL shows the salt of business_key (macros/brn.sql): the docs get this placeholder instead,
+# so that whoever reads them cannot hash BRNs into business keys.
+SALT_PLACEHOLDER = "<PANRO_BUSINESS_KEY_SALT>"
+
+
+def docs_dir(settings: Settings | None = None) -> Path:
+    return (settings or load_settings()).state_dir / "dbt_docs"
+
+
+def generate_docs(url: str, settings: Settings | None = None) -> Path:
+    """`dbt docs generate` on the warehouse at ``url`` into ``<state>/dbt_docs/`` (DOCS_FILES): every
+    model's description, columns, tests and lineage, and the catalog of the tables as built (column
+    types, row counts). Returns the folder.
+
+    dbt works in a target folder of its own, so a transform running at the same time keeps its own;
+    each file is then replaced whole, so a reader never sees half a catalog."""
+    settings = settings or load_settings()
+    target = settings.state_dir / "dbt" / "docs-target"
+    run_dbt(
+        ["docs", "generate", "--static"],
+        url,
+        settings=settings,
+        target=target,
+        extra_env={"PANRO_BUSINESS_KEY_SALT": SALT_PLACEHOLDER},
+    )
+    out = docs_dir(settings)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in DOCS_FILES:
+        tmp = out / f".{name}.tmp"
+        shutil.copyfile(target / name, tmp)
+        os.replace(tmp, out / name)
+    log.info("dbt docs in %s", out)
+    return out

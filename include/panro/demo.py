@@ -36,6 +36,7 @@ def demo_mix(applications: int) -> dict[str, int]:
 
 
 def run_demo(days: int = 14, applications: int = 3000, seed: int = 2024) -> int:
+    from panro.dbt import generate_docs
     from panro.replay import run_days
     from panro.report import (
         format_quality,
@@ -95,6 +96,9 @@ def run_demo(days: int = 14, applications: int = 3000, seed: int = 2024) -> int:
     print(format_verdict_reasons(url))
     print()
     print(format_quality(url, settings.state_dir / "data_docs"))
+    # what the daily panro_docs DAG does, once (the replay leaves it out)
+    docs = generate_docs(url, settings)
+    print(f"dbt docs: {docs / 'static_index.html'} (marts and every model: columns, tests, lineage)")
     print()
     print(f"extracts: {settings.outbox_dir}/<YYYY-MM-DD>/ (XLSX, CSV, manifest.json)")
     print(f"marts:    schemas marts (BI), restricted (personal data) in {url}")

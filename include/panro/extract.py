@@ -3,8 +3,8 @@
 For a business day D, per sub-programme with news on D: one XLSX (Korean headers, frozen header row,
 fitted widths) and one CSV (UTF-8 with BOM, so Excel reads the Hangul) of the decision events of D's
 round (selections, promotions from the waiting list, waiting list, not selected, withdrawals) with
-Korean labels and reasons, plus a manifest with file names, row counts per kind of event, SHA-256 and
-the runs that made the decisions, in ``<outbox>/<D>/``.
+Korean labels and reasons, plus a manifest with file names, row counts per kind of event, SHA-256, the
+runs that made the decisions and the published tie-break seed they used, in ``<outbox>/<D>/``.
 
 Everything written is a function of the ledger up to D and the marts as of D: a rerun of D rewrites the same bytes
 (no clock in the files: the XLSX timestamps are pinned to D).
@@ -93,7 +93,8 @@ with standing as (
 select d.application_id, d.program_code, p.name_ko as program_name_ko, coalesce(d.track_code, '') as track_code,
        d.decision, d.previous_decision, d.reason_code, d.rank, w.position as waitlist_position, d.total_score,
        s.committee_score, s.bonus_points, d.cut_line, d.gov_support_krw, d.self_pay_krw, d.min_score,
-       c.business_name, c.representative_name, c.brn, c.phone, c.email, c.sido, d.round_date, d.decided_in_run
+       c.business_name, c.representative_name, c.brn, c.phone, c.email, c.sido, d.round_date, d.decided_in_run,
+       d.allocation_seed
   from marts.fct_allocation_decision d
   join (select program_code, program_name_ko as name_ko from marts.dim_program where is_programme_level) p
     using (program_code)
@@ -230,6 +231,8 @@ def write_daily_extract(url: str, outbox: Path, day: date) -> dict | None:
     manifest = {
         "business_day": day.isoformat(),
         "decided_in_runs": sorted({r["decided_in_run"] for r in records}),
+        # the published seed of the ranking's last tie-break, so anyone can recompute the order
+        "allocation_seeds": sorted({r["allocation_seed"] for r in records}),
         "files": files,
     }
     _write_atomic(

@@ -736,7 +736,7 @@ def verify_extract(url: str, outbox: Path, day: date, *, run_id: str) -> GateRes
             if rows != entry["rows"]:
                 fail(
                     "CSV rows differ from the manifest",
-                    {"file": entry["file"], "csv": rows, "manifest": rows},
+                    {"file": entry["file"], "csv": rows, "manifest": entry["rows"]},
                 )
             extracted[entry["program_code"]] = extracted.get(entry["program_code"], 0) + rows
     for program in sorted(set(decided) | set(extracted)):
