@@ -50,7 +50,9 @@ def run_dbt(url: str, work: Path, *args: str, round_date: str, run_id: str) -> s
     return proc.stdout
 
 
-def dbt_process(url: str, work: Path, *args: str, round_date: str, run_id: str) -> subprocess.CompletedProcess:
+def dbt_process(
+    url: str, work: Path, *args: str, round_date: str, run_id: str
+) -> subprocess.CompletedProcess:
     env = {**os.environ, **dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     env.pop("PANRO_BUSINESS_KEY_SALT", None)  # the default salt, so business keys can be checked
     dbt_vars = {"round_date": round_date, "run_id": run_id, "allocation_seed": SEED}
@@ -677,6 +679,12 @@ def test_round_date_reaches_sql_only_as_a_checked_date(fresh_db, tmp_path):
         assert proc.returncode != 0, bad
         assert f"var round_date must be a date YYYY-MM-DD, got '{bad}'" in proc.stdout, proc.stdout[-3000:]
     compiled = run_dbt(
-        fresh_db, tmp_path, "compile", "--select", "fct_allocation_decision", round_date="2024-03-08", run_id="x"
+        fresh_db,
+        tmp_path,
+        "compile",
+        "--select",
+        "fct_allocation_decision",
+        round_date="2024-03-08",
+        run_id="x",
     )
     assert "date '2024-03-08'" in compiled
