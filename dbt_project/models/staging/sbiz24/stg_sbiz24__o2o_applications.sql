@@ -15,7 +15,7 @@ with
 
 source as (
 
-    select * from {{ accepted_rows('sbiz24', 'sbiz24_o2o_applications') }} as landed
+    select * from {{ stageable_rows('sbiz24', 'sbiz24_o2o_applications') }} as landed
 
 ),
 
@@ -120,7 +120,13 @@ counted as (
 
     select
         numbered.*,
-        count(*) over (partition by application_id, version_no) as times_received
+        count(*) over (partition by application_id, version_no) as times_received,
+        -- the raw rows the version stands for (the transformed gate reconciles raw with staging by them)
+        array_agg(raw_id) over (
+            partition by application_id, version_no
+            order by raw_id
+            rows between unbounded preceding and unbounded following
+        ) as raw_ids
     from numbered
 
 ),
@@ -168,7 +174,8 @@ final as (
         ---------- receipt
         exported_on,
         version_received_at,
-        cast(times_received as integer) as times_received
+        cast(times_received as integer) as times_received,
+        raw_ids
 
     from counted
     where starts_version = 1
