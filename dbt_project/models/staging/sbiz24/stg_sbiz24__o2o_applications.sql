@@ -122,7 +122,7 @@ counted as (
         numbered.*,
         count(*) over (partition by application_id, version_no) as times_received,
         -- the raw rows the version stands for (the transformed gate reconciles raw with staging by them)
-        array_agg(raw_id) over (
+        jsonb_agg(raw_id) over (
             partition by application_id, version_no
             order by raw_id
             rows between unbounded preceding and unbounded following
