@@ -3,8 +3,8 @@
 
     `quarantine_rules(table_name)` is the one definition per raw table: an ordered list of rules, each
     {code, field, when, value, releasable}, written over the raw table's own columns (record, and the
-    portal's application_id / updated_at_text, source_file, ...). The first rule whose `when` holds is
-    the row's reason. Staging reads `stageable_rows(...)` (reason null) and quarantine.quarantined_rows
+    portal's application_id / updated_at_text, source_file, ...) and record_text (record::text, computed
+    once per row by `with_record_text`). The first rule whose `when` holds is the row's reason. Staging reads `stageable_rows(...)` (reason null) and quarantine.quarantined_rows
     lists the others with `quarantine_case(..., 'code' / 'field' / 'value')`: both are generated from the
     same list, so they can never disagree, and every accepted raw row is in exactly one of them.
 
@@ -15,15 +15,16 @@
     at and release or dismiss a row (ops.quarantine_decisions).
 -#}
 
-{#- Regex over record::text. jsonb writes control characters U+0001-U+001F as \b, \f or \u00XX (tab,
-    line feed and carriage return, which text may hold, as \t \n \r: not matched) preceded by an odd
-    number of backslashes, and DEL, C1 controls (U+0080-U+009F: mojibake of a wrong decoding) and
-    U+FFFD (the loader's stand-in for NUL, or text already broken upstream) as themselves. -#}
-{% macro _control_character_regex() -%}
-    {%- set regex -%}
-(^|[^\\])(\\\\)*\\(u00[01][0-9a-f]|[bf])|[\u007f-\u009f\ufffd]
+{#- Whether the text `expr` (a record as jsonb text) holds a control character. jsonb writes U+0001-U+001F
+    as \b, \f or \u00XX after an odd number of backslashes (tab, line feed and carriage return, which
+    text may hold, as \t \n \r: not matched), and DEL, C1 controls (U+0080-U+009F: mojibake of a wrong
+    decoding) and U+FFFD (the loader's stand-in for NUL, or text broken upstream) as themselves. The
+    escape regex runs only on text with a backslash (rare in these sources; strpos is cheap). -#}
+{% macro _has_control_character(expr) -%}
+    {%- set escaped -%}
+(^|[^\\])(\\\\)*\\(u00[01][0-9a-f]|[bf])
     {%- endset -%}
-    {{ return(regex) }}
+    ({{ expr }} ~ '[\u007f-\u009f\ufffd]' or (strpos({{ expr }}, '\') > 0 and {{ expr }} ~ '{{ escaped }}'))
 {%- endmacro %}
 
 {#- A record value as trimmed text, '' -> null (as json_text, for a top-level key). -#}
@@ -38,7 +39,7 @@
 
 {#- An id the extracts publish and other sources join on: a printable token, 1-64 characters. -#}
 {% macro _q_id_is_malformed(expr) -%}
-    ({{ expr }}) !~ '^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$'
+    (({{ expr }}) !~ '^[0-9A-Za-z][0-9A-Za-z._-]*$' or length({{ expr }}) > 64)
 {%- endmacro %}
 
 {#- A 'YYYY-MM-DD' text (trimmed, '' as none) that is present but no real day. -#}
@@ -72,14 +73,20 @@
     coalesce(nullif(btrim(application_id), ''), {{ json_text('record', 'application_id') }})
 {%- endmacro %}
 
-{#- The portal's version clock as text (the record's, else the column the loader copied). -#}
+{#- The portal's version clock as text: the column the loader copied out of the record (when it was a
+    string; cheaper than reading the record again in every part of the cast), else the record's. -#}
 {% macro portal_updated_at_text() -%}
-    coalesce({{ json_text('record', 'updated_at') }}, nullif(btrim(updated_at_text), ''))
+    coalesce(nullif(btrim(updated_at_text), ''), {{ json_text('record', 'updated_at') }})
 {%- endmacro %}
 
-{#- A 소담스퀘어 cell as staff typed it, trimmed: runs of spaces, no-break and ideographic spaces -> one space. -#}
+{#- A 소담스퀘어 cell as staff typed it, trimmed: runs of spaces, no-break and ideographic spaces -> one
+    space, zero-width characters dropped, Hangul composed (NFC: a name typed on a Mac arrives decomposed,
+    and the application id hashes the name). -#}
 {% macro kakao_text(key) -%}
-    nullif(btrim(regexp_replace(record ->> '{{ key }}', '[\s\u00a0\u3000]+', ' ', 'g')), '')
+    nullif(btrim(regexp_replace(
+        normalize(replace(replace(replace(replace(record ->> '{{ key }}', U&'\200B', ''), U&'\200C', ''), U&'\200D', ''), U&'\FEFF', ''), NFC),
+        '[\s\u00a0\u3000]+', ' ', 'g'
+    )), '')
 {%- endmacro %}
 
 {#- The 소담스퀘어 site: the workbook name's prefix (<site>_YYYYMMDD.xlsx), lower-cased. -#}
@@ -90,15 +97,16 @@
 {% macro quarantine_rules(table_name) -%}
     {%- set first = [
         _q_rule('RECORD_NOT_OBJECT', 'record', "jsonb_typeof(record) <> 'object'", 'jsonb_typeof(record)'),
-        _q_rule('RECORD_TOO_LARGE', 'record', 'octet_length(record::text) > 65536',
-            "octet_length(record::text) || ' bytes'",
+        _q_rule('RECORD_TOO_LARGE', 'record', 'octet_length(record_text) > 65536',
+            "octet_length(record_text) || ' bytes'",
             field_sql="coalesce((select e.key from jsonb_each(record) as e order by octet_length(e.value::text) desc limit 1), 'record')"),
     ] -%}
     {%- set last = [
-        _q_rule('CONTROL_CHARACTER', 'record', "record::text ~ '" ~ _control_character_regex() ~ "'",
-            "substring(record::text from '(\\\\(u00[01][0-9a-f]|[bf])|[\\u007f-\\u009f\\ufffd])')",
+        _q_rule('CONTROL_CHARACTER', 'record', _has_control_character('record_text'),
+            "(select case when found ~ '^[\\\\]' then found else 'U+' || upper(lpad(to_hex(ascii(found)), 4, '0')) end"
+                ~ " from (select substring(record_text from '(\\\\(u00[01][0-9a-f]|[bf])|[\\u007f-\\u009f\\ufffd])') as found) as f)",
             releasable=true,
-            field_sql="coalesce((select e.key from jsonb_each(record) as e where e.value::text ~ '" ~ _control_character_regex() ~ "' limit 1), 'record')"),
+            field_sql="coalesce((select e.key from jsonb_each(record) as e where " ~ _has_control_character('e.value::text') ~ " limit 1), 'record')"),
     ] -%}
     {%- set status_sbiz24 = "replace(" ~ _q_text('처리상태') ~ ", ' ', '')" -%}
     {%- set round_id = _q_text('round_id') -%}
@@ -224,12 +232,23 @@
     end)
 {%- endmacro %}
 
-{#- The rows of a raw table staging may read: accepted loads (accepted_rows) and no quarantine reason. -#}
+{#- The accepted rows of a raw table (accepted_rows) with record_text, record::text computed once per row
+    (offset 0 keeps the planner from inlining it into every rule that reads it). -#}
+{% macro with_record_text(source_name, table_name) -%}
+    (
+        select accepted.*, accepted.record::text as record_text
+        from {{ accepted_rows(source_name, table_name) }} as accepted
+        offset 0
+    )
+{%- endmacro %}
+
+{#- The rows of a raw table staging may read: accepted loads (accepted_rows) and no quarantine reason.
+    (They carry record_text too; staging models select their columns by name.) -#}
 {% macro stageable_rows(source_name, table_name) -%}
     (
-        select accepted.*
-        from {{ accepted_rows(source_name, table_name) }} as accepted
-        where {{ quarantine_case(table_name, 'code', 'accepted') }} is null
+        select screened.*
+        from {{ with_record_text(source_name, table_name) }} as screened
+        where {{ quarantine_case(table_name, 'code', 'screened') }} is null
     )
 {%- endmacro %}
 

@@ -31,7 +31,7 @@ with
         {{ quarantine_case(table_name, 'value', 'reasoned') }} as value
     from (
         select landed.*, {{ quarantine_case(table_name, 'code', 'landed') }} as reason_code
-        from {{ accepted_rows(source_name, table_name) }} as landed
+        from {{ with_record_text(source_name, table_name) }} as landed
     ) as reasoned
     where reasoned.reason_code is not null
 

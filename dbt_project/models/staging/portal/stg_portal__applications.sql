@@ -43,8 +43,8 @@ renamed as (
         ---------- industry and size
         {{ json_text('record', 'business,ksic_code') }} as ksic_code,
         {{ try_cast_integer(json_text('record', 'business,ksic_revision')) }} as ksic_revision,
-        {{ try_cast_numeric(json_text('record', 'business,employees')) }} as employees,
-        {{ try_cast_numeric(json_text('record', 'business,annual_revenue_krw')) }} as annual_revenue_krw,
+        {{ try_cast_amount(json_text('record', 'business,employees')) }} as employees,
+        {{ try_cast_amount(json_text('record', 'business,annual_revenue_krw')) }} as annual_revenue_krw,
 
         ---------- location and contact (personal data: kept out of marts)
         {{ json_text('record', 'business,sido') }} as sido,
@@ -70,7 +70,7 @@ renamed as (
         {{ try_cast_boolean(json_text('record', 'product,is_imported')) }} as is_imported,
         {{ try_cast_boolean(json_text('record', 'product,is_large_company_product')) }}
             as is_large_company_product,
-        {{ try_cast_numeric(json_text('record', 'product,unit_price_krw')) }} as unit_price_krw,
+        {{ try_cast_amount(json_text('record', 'product,unit_price_krw')) }} as unit_price_krw,
 
         ---------- nested lists and answers (kept as jsonb)
         {{ json_value('record', 'documents') }} as documents,

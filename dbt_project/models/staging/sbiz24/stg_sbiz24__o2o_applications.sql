@@ -51,8 +51,8 @@ renamed as (
 
         ---------- industry and size (amounts with thousand separators are read too)
         {{ json_text('record', '업종코드') }} as ksic_code,
-        {{ try_cast_numeric(json_text('record', '상시근로자수')) }} as employees,
-        {{ try_cast_numeric(
+        {{ try_cast_amount(json_text('record', '상시근로자수')) }} as employees,
+        {{ try_cast_amount(
             "case when " ~ json_text('record', '연매출액') ~ " ~ " ~ thousands
             ~ " then replace(" ~ json_text('record', '연매출액') ~ ", ',', '') else "
             ~ json_text('record', '연매출액') ~ " end"
