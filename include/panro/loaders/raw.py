@@ -136,12 +136,13 @@ def copy_portal_versions(
     """Land ``(source_page, record)`` pairs. Returns (rows received, rows inserted)."""
     conn.execute(
         """create temporary table portal_incoming (
-               source_page text, record_hash text, application_id text, updated_at_text text, record text
+               seq bigint, source_page text, record_hash text, application_id text, updated_at_text text,
+               record text
            ) on commit drop"""
     )
     received = 0
     with conn.cursor().copy(
-        "copy portal_incoming (source_page, record_hash, application_id, updated_at_text, record) from stdin"
+        "copy portal_incoming (seq, source_page, record_hash, application_id, updated_at_text, record) from stdin"
     ) as copy:
         for source_page, item in rows:
             label = item.get("application_id") if isinstance(item, dict) else None
@@ -150,6 +151,7 @@ def copy_portal_versions(
             app_id, updated_at = fields.get("application_id"), fields.get("updated_at")
             copy.write_row(
                 (
+                    received,
                     source_page,
                     record_hash,
                     app_id if isinstance(app_id, str) else None,
@@ -158,12 +160,15 @@ def copy_portal_versions(
                 )
             )
             received += 1
-    # distinct on: the same version twice in one batch (a record repeated across pages) lands once.
+    # distinct on: the same version twice in one batch (a record repeated across pages) lands once, at its
+    # first arrival; raw_id follows arrival order (of two versions with the same updated_at, the later
+    # received is the later landed, which staging takes as current).
     inserted = conn.execute(
         """insert into raw.portal_applications
                (load_id, loaded_at, source_page, record_hash, application_id, updated_at_text, record)
            select %s, now(), source_page, record_hash, application_id, updated_at_text, record::jsonb
-             from (select distinct on (record_hash) * from portal_incoming order by record_hash, source_page) i
+             from (select distinct on (record_hash) * from portal_incoming order by record_hash, seq) i
+            order by seq
            on conflict (record_hash) do nothing""",
         (load_id,),
     ).rowcount
@@ -195,10 +200,11 @@ def copy_file_rows(
             received += 1
     conflict = "(file_sha256, line_no)" if dedupe == "file_line" else "(record_hash)"
     # distinct on: with content de-duplication, a row repeated inside one file lands once too.
+    # raw_id follows the lines of the file
     incoming = (
-        "file_incoming"
+        "file_incoming order by line_no"
         if dedupe == "file_line"
-        else "(select distinct on (record_hash) * from file_incoming order by record_hash, line_no) i"
+        else "(select distinct on (record_hash) * from file_incoming order by record_hash, line_no) i order by line_no"
     )
     inserted = conn.execute(
         sql.SQL(
