@@ -242,6 +242,13 @@
     )
 {%- endmacro %}
 
+{#- The raw rows a collapsed staging row stands for, as a jsonb array in raw_id order: `window` is the
+    window of the rows it collapses (a partition, or a named window without ordering). The transformed
+    gate reconciles each load by them: raw rows = staged rows + quarantined rows. -#}
+{% macro raw_ids_over(window) -%}
+    jsonb_agg(raw_id) over ({{ window }} order by raw_id rows between unbounded preceding and unbounded following)
+{%- endmacro %}
+
 {#- The rows of a raw table staging may read: accepted loads (accepted_rows) and no quarantine reason.
     (They carry record_text too; staging models select their columns by name.) -#}
 {% macro stageable_rows(source_name, table_name) -%}

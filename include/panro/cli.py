@@ -169,7 +169,9 @@ def cmd_quarantine(args) -> int:
         print(f"quarantine {args.action} needs RAW_TABLE RAW_ID --by --reason", file=sys.stderr)
         return 2
     try:
-        decide(resolve_url(), args.raw_table, args.raw_id, args.action, decided_by=args.by, reason=args.reason)
+        decide(
+            resolve_url(), args.raw_table, args.raw_id, args.action, decided_by=args.by, reason=args.reason
+        )
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 1

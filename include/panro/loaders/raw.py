@@ -51,9 +51,7 @@ def storable(record: object, where: str) -> tuple[object, str, str]:
                 fields.append(path or "(value)")
             return value.replace(NUL, NUL_STAND_IN)
         if isinstance(value, dict):
-            return {
-                clean(k, path): clean(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()
-            }
+            return {clean(k, path): clean(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
         if isinstance(value, list):
             return [clean(v, f"{path}[{i}]") for i, v in enumerate(value)]
         return value

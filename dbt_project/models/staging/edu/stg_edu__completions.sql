@@ -48,10 +48,7 @@ counted as (
         renamed.*,
         row_number() over (same_completion order by raw_id) as receipt_no,
         count(*) over same_completion as times_received,
-        -- the raw rows the completion stands for (the transformed gate reconciles raw with staging by them)
-        jsonb_agg(raw_id) over (
-            same_completion order by raw_id rows between unbounded preceding and unbounded following
-        ) as raw_ids
+        {{ raw_ids_over('same_completion') }} as raw_ids
     from renamed
     window same_completion as (
         partition by

@@ -121,12 +121,7 @@ counted as (
     select
         numbered.*,
         count(*) over (partition by application_id, version_no) as times_received,
-        -- the raw rows the version stands for (the transformed gate reconciles raw with staging by them)
-        jsonb_agg(raw_id) over (
-            partition by application_id, version_no
-            order by raw_id
-            rows between unbounded preceding and unbounded following
-        ) as raw_ids
+        {{ raw_ids_over('partition by application_id, version_no') }} as raw_ids
     from numbered
 
 ),
