@@ -49,7 +49,7 @@ def panro_transform():
         from panro.dbt import run_dbt
         from panro_airflow import warehouse_url
 
-        run_dbt(["build", "--select", "staging", "intermediate"], warehouse_url(), dbt_vars)
+        run_dbt(["build", "--select", "staging", "quarantine", "intermediate"], warehouse_url(), dbt_vars)
 
     @task
     def transformed_gate(dbt_vars: dict, **context) -> dict:

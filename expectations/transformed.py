@@ -7,6 +7,9 @@
   refer to applications that exist.
 - ``intermediate.int_applications_checked_for_eligibility``: exactly the current applications judged.
 - partner channels in staging (소상공인24, 소담스퀘어, completions): BRN check digits and KSIC codes.
+- every raw table, per accepted load: raw rows = staged rows + quarantined rows (a hard failure: a row
+  lost or counted twice between raw and staging), and open quarantined rows as a warning (reported, never
+  stopping the run: quarantine is where rows that cannot be typed go instead of failing it).
 
 dbt's own tests stay for per-model invariants; these are the cross-model and share-based checks.
 """
@@ -17,7 +20,7 @@ from datetime import date
 
 import great_expectations.expectations as gxe
 
-from ._base import HARD, KSIC, WARNING, Check, expect, suite, tiered, unexpected_rows
+from ._base import HARD, KSIC, WARNING, Check, expect, literal, suite, tiered, unexpected_rows
 
 # --- thresholds ---------------------------------------------------------------------------------------
 # Applications whose BRN has a right check digit (domain-facts §4.1):
@@ -248,6 +251,96 @@ def channel_checks() -> list[Check]:
     return out
 
 
+# raw table -> (its staging model, the SQL of the raw ids a staged row stands for). Models that collapse
+# repeated rows (a version seen in several files, a completion sent twice) list them in raw_ids (jsonb).
+_LISTED = "cast(jsonb_array_elements_text(raw_ids) as bigint)"
+STAGED_FROM = {
+    "raw.portal_applications": ("staging.stg_portal__applications", "raw_id"),
+    "raw.sbiz24_o2o_applications": ("staging.stg_sbiz24__o2o_applications", _LISTED),
+    "raw.kakao_applications": ("staging.stg_kakao__applications", _LISTED),
+    "raw.edu_completions": ("staging.stg_edu__completions", _LISTED),
+    "raw.evaluation_scores": ("staging.stg_evaluation__scores", "raw_id"),
+    "raw.nts_status_answers": ("staging.stg_nts__status_answers", "raw_id"),
+    **{
+        f"raw.reference_{entity}": (f"staging.stg_reference__{entity}", "raw_id")
+        for entity in (
+            "credit_checks",
+            "fair_trade_violations",
+            "certifications",
+            "mail_order_registry",
+            "onnuri_listings",
+        )
+    },
+}
+
+
+def reconciliation_query(raw_table: str) -> str:
+    """One row per accepted load of ``raw_table``: its raw rows, the staged rows that stand for them,
+    the quarantined ones (open: not dismissed) and their reasons. A load the landing gate refused is
+    held whole, in neither."""
+    model, raw_ids = STAGED_FROM[raw_table]
+    return f"""select landed.load_id,
+       count(*) as raw_rows,
+       cast(coalesce(sum(staged.times), 0) as bigint) as staged_rows,
+       count(held.raw_id) as quarantined_rows,
+       count(held.raw_id) filter (where not held.is_dismissed) as open_quarantined_rows,
+       string_agg(distinct held.reason_code, ', ' order by held.reason_code)
+           filter (where not held.is_dismissed) as open_reasons
+  from (select r.load_id, r.raw_id from {raw_table} as r
+         where not exists (select 1 from ops.rejected_loads as j where j.load_id = r.load_id)) as landed
+  left join (select staged_raw_id as raw_id, count(*) as times
+               from (select {raw_ids} as staged_raw_id from {model}) as s
+              group by staged_raw_id) as staged
+    on staged.raw_id = landed.raw_id
+  left join (select raw_id, reason_code, is_dismissed from quarantine.quarantined_rows
+              where raw_table = {literal(raw_table)}) as held
+    on held.raw_id = landed.raw_id
+ group by landed.load_id"""
+
+
+def reconciliation() -> list[Check]:
+    out = []
+    for raw_table, (model, _) in STAGED_FROM.items():
+        out.append(
+            Check(
+                suite(
+                    f"transformed.{model}.reconciliation",
+                    [
+                        unexpected_rows(
+                            HARD,
+                            "적재별 원본 행 = 스테이징 행 + 격리 행",
+                            f"every row of an accepted load of {raw_table} is staged once or quarantined"
+                            " (macros/quarantine.sql), never lost, never both",
+                            """select r.load_id, r.raw_rows, r.staged_rows, r.quarantined_rows
+                                 from {batch} as r
+                                where r.raw_rows <> r.staged_rows + r.quarantined_rows""",
+                        ),
+                        unexpected_rows(
+                            WARNING,
+                            "격리된 행이 없음 (quarantine.quarantined_rows 확인)",
+                            "rows that cannot be typed wait in quarantine for a corrected delivery,"
+                            " a release or a dismissal (docs/operations.md); the run goes on",
+                            """select r.load_id, r.open_quarantined_rows, r.open_reasons
+                                 from {batch} as r
+                                where r.open_quarantined_rows > 0""",
+                        ),
+                    ],
+                    gate="transformed",
+                    table=model,
+                ),
+                model,
+                reconciliation_query(raw_table),
+            )
+        )
+    return out
+
+
 def checks(business_day: date) -> list[Check]:
     """The transformed checks (the models carry their own round day; ``business_day`` is recorded)."""
-    return [current_applications(), *committee_scores(), eligibility_checks(), *channel_checks()]
+    return [
+        current_applications(),
+        *committee_scores(),
+        eligibility_checks(),
+        *channel_checks(),
+        *reconciliation(),
+    ]

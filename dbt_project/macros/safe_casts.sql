@@ -46,10 +46,15 @@
     Without an offset the time is read as KST (Asia/Seoul), the time zone of every source.
     A date alone, an impossible day or time, or any other shape -> null.
     Only the `~` operator is used (regexp_match with capture groups is ~100x slower); the parts sit
-    at fixed positions once the shape is known.
+    at fixed positions once the shape is known. The common API shape takes a cheaper path first.
 -#}
 {% macro try_cast_timestamptz(expr) -%}
     (case
+        {# fast path for the shape the APIs send (seconds, KST offset or Z): the time fields are bounded by
+           the regex and pg_input_is_valid checks the calendar day; any other text takes the full checks #}
+        when ({{ expr }}) ~ '^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](Z|\+09:00)$'
+            and pg_input_is_valid({{ expr }}, 'timestamptz')
+            then ({{ expr }})::timestamptz
         when ({{ expr }}) ~ '^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$' then
             case
                 when {{ calendar_day_is_valid(
@@ -77,6 +82,12 @@
         when ({{ expr }}) ~ '^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$'
             then ({{ expr }})::numeric
     end)
+{%- endmacro %}
+
+{#- An amount or a count (employees, revenue, price): a plain decimal number that is not negative ->
+    numeric; a negative one, like any malformed one, -> null (eligibility then asks for a review). -#}
+{% macro try_cast_amount(expr) -%}
+    (case when {{ try_cast_numeric(expr) }} >= 0 then {{ try_cast_numeric(expr) }} end)
 {%- endmacro %}
 
 {#- Whole number of at most 9 digits -> integer; anything else -> null. -#}

@@ -1,4 +1,4 @@
-"""The ``panro`` command line: simulate, serve, run, status, warehouse, demo, airflow."""
+"""The ``panro`` command line: simulate, serve, run, status, quarantine, warehouse, demo, airflow."""
 
 from __future__ import annotations
 
@@ -151,6 +151,34 @@ def cmd_accept_load(args) -> int:
     return 0
 
 
+def cmd_quarantine(args) -> int:
+    from panro.quarantine import decide, open_rows
+    from panro.warehouse import resolve_url
+
+    if args.action == "list":
+        rows = open_rows(resolve_url(), args.limit)
+        for r in rows:
+            where = f"{r['received_in']}" + (f" line {r['line_no']}" if r["line_no"] else "")
+            print(
+                f"{r['raw_table']}\t{r['raw_id']}\t{r['reason_code']}\t{r['field']}={r['value']!r}"
+                f"\t{where}\t{r['reason_ko']}" + ("\t(releasable)" if r["is_releasable"] else "")
+            )
+        print(f"{len(rows)} open quarantined rows shown (quarantine.quarantined_rows)", file=sys.stderr)
+        return 0
+    if args.raw_table is None or args.raw_id is None or not args.by or not args.reason:
+        print(f"quarantine {args.action} needs RAW_TABLE RAW_ID --by --reason", file=sys.stderr)
+        return 2
+    try:
+        decide(
+            resolve_url(), args.raw_table, args.raw_id, args.action, decided_by=args.by, reason=args.reason
+        )
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"{args.raw_table} row {args.raw_id}: {args.action} recorded; the next dbt build applies it")
+    return 0
+
+
 def cmd_warehouse(args) -> int:
     from panro.warehouse import resolve_url, stop_embedded
 
@@ -268,6 +296,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", required=True, help="who looked at it")
     p.add_argument("--reason", required=True, help="why it is right after all")
     p.set_defaults(func=cmd_accept_load)
+
+    p = sub.add_parser(
+        "quarantine", help="raw rows that cannot be typed: list them, release or dismiss one (who and why)"
+    )
+    p.add_argument("action", choices=["list", "release", "dismiss"])
+    p.add_argument("raw_table", nargs="?", help="e.g. raw.portal_applications")
+    p.add_argument("raw_id", nargs="?", type=int)
+    p.add_argument("--by", help="who decides")
+    p.add_argument("--reason", help="why")
+    p.add_argument("--limit", type=int, default=50, help="rows listed (list)")
+    p.set_defaults(func=cmd_quarantine)
 
     p = sub.add_parser("warehouse", help="the embedded warehouse: start (prints its URL) or stop")
     p.add_argument("action", choices=["start", "url", "stop"])

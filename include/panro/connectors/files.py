@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -26,6 +27,8 @@ def _decode(data: bytes, name: str, encoding: str) -> str:
     if not data.strip():
         raise RefusedFile(f"{name}: empty file")
     if encoding == "cp949":
+        if data.startswith(b"\xef\xbb\xbf"):
+            raise RefusedFile(f"{name}: starts with a UTF-8 byte-order mark, the contract says CP949")
         # UTF-8 Hangul can decode as (wrong) CP949 text: recognise a UTF-8 file before trying.
         try:
             data.decode("utf-8")
@@ -46,7 +49,7 @@ def read_csv(data: bytes, name: str, header: Sequence[str], encoding: str = "utf
     if not text.endswith(("\n", "\r")):
         raise RefusedFile(f"{name}: does not end with a line break (truncated file?)")
     reader = csv.reader(io.StringIO(text, newline=""))
-    found = [h.strip() for h in next(reader)]
+    found = [_header_text(h) for h in next(reader)]
     if found != list(header):
         raise RefusedFile(f"{name}: header is {found}, expected {list(header)}")
     rows: list[Row] = []
@@ -58,6 +61,12 @@ def read_csv(data: bytes, name: str, header: Sequence[str], encoding: str = "utf
             raise RefusedFile(f"{name}: line {line_no} has {len(values)} fields, expected {len(header)}")
         rows.append((line_no, dict(zip(header, values, strict=True))))
     return rows
+
+
+def _header_text(value: str) -> str:
+    """A header cell as compared with the contract: trimmed, Hangul composed (NFC). A header typed on a
+    Mac arrives decomposed (NFD): it looks the same, and is the same column."""
+    return unicodedata.normalize("NFC", value.strip())
 
 
 def _cell_text(value) -> str:
@@ -105,7 +114,7 @@ def _read_sheet(workbook, name: str, sheet: str, header: Sequence[str]) -> list[
         for row_no, values in enumerate(workbook[sheet].iter_rows(values_only=True), start=1):
             texts = [_cell_text(v) for v in values]
             if header_at is None:
-                if [t.strip() for t in texts[: len(expected)]] == expected:
+                if [_header_text(t) for t in texts[: len(expected)]] == expected:
                     header_at = row_no
                 elif row_no > 10:
                     break

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterable
@@ -17,6 +18,11 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg import sql
 
+log = logging.getLogger(__name__)
+
+# PostgreSQL text and jsonb cannot hold U+0000; the loaders store it as U+FFFD instead (see storable).
+NUL, NUL_STAND_IN = "\x00", "\ufffd"
+
 
 def canonical_json(record: object) -> str:
     """One text per content: keys sorted, no whitespace, Hangul kept as is."""
@@ -25,6 +31,40 @@ def canonical_json(record: object) -> str:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def storable(record: object, where: str) -> tuple[object, str, str]:
+    """``(record, record_hash, canonical JSON)`` to store: the hash is of the record as received, the
+    record and its text are what PostgreSQL can hold, every U+0000 (NUL) in a key or a string value
+    replaced by U+FFFD. jsonb cannot hold NUL, so one such record would fail the whole load; the row
+    lands instead, staging quarantines it (CONTROL_CHARACTER) and the log names ``where`` and the
+    field. A record without NUL is stored as is."""
+    text = canonical_json(record)
+    record_hash = sha256_text(text)
+    if "\\u0000" not in text:  # json.dumps writes NUL as \u0000
+        return record, record_hash, text
+    fields: list[str] = []
+
+    def clean(value: object, path: str) -> object:
+        if isinstance(value, str):
+            if NUL in value:
+                fields.append(path or "(value)")
+            return value.replace(NUL, NUL_STAND_IN)
+        if isinstance(value, dict):
+            return {clean(k, path): clean(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    cleaned = clean(record, "")
+    if not fields:  # a literal backslash-u0000 typed as text, not a NUL
+        return record, record_hash, text
+    log.warning(
+        "%s: NUL (U+0000) in %s stored as U+FFFD (PostgreSQL cannot hold NUL); quarantined as CONTROL_CHARACTER",
+        where,
+        ", ".join(sorted(set(fields))[:5]),
+    )
+    return cleaned, record_hash, canonical_json(cleaned)
 
 
 def new_load_id(source: str) -> str:
@@ -94,33 +134,39 @@ def copy_portal_versions(
     """Land ``(source_page, record)`` pairs. Returns (rows received, rows inserted)."""
     conn.execute(
         """create temporary table portal_incoming (
-               source_page text, record_hash text, application_id text, updated_at_text text, record text
+               seq bigint, source_page text, record_hash text, application_id text, updated_at_text text,
+               record text
            ) on commit drop"""
     )
     received = 0
     with conn.cursor().copy(
-        "copy portal_incoming (source_page, record_hash, application_id, updated_at_text, record) from stdin"
+        "copy portal_incoming (seq, source_page, record_hash, application_id, updated_at_text, record) from stdin"
     ) as copy:
-        for source_page, record in rows:
-            text = canonical_json(record)
+        for source_page, item in rows:
+            label = item.get("application_id") if isinstance(item, dict) else None
+            record, record_hash, text = storable(item, f"portal {source_page} record {label or received + 1}")
             fields = record if isinstance(record, dict) else {}
             app_id, updated_at = fields.get("application_id"), fields.get("updated_at")
             copy.write_row(
                 (
+                    received,
                     source_page,
-                    sha256_text(text),
+                    record_hash,
                     app_id if isinstance(app_id, str) else None,
                     updated_at if isinstance(updated_at, str) else None,
                     text,
                 )
             )
             received += 1
-    # distinct on: the same version twice in one batch (a record repeated across pages) lands once.
+    # distinct on: the same version twice in one batch (a record repeated across pages) lands once, at its
+    # first arrival; raw_id follows arrival order (of two versions with the same updated_at, the later
+    # received is the later landed, which staging takes as current).
     inserted = conn.execute(
         """insert into raw.portal_applications
                (load_id, loaded_at, source_page, record_hash, application_id, updated_at_text, record)
            select %s, now(), source_page, record_hash, application_id, updated_at_text, record::jsonb
-             from (select distinct on (record_hash) * from portal_incoming order by record_hash, source_page) i
+             from (select distinct on (record_hash) * from portal_incoming order by record_hash, seq) i
+            order by seq
            on conflict (record_hash) do nothing""",
         (load_id,),
     ).rowcount
@@ -147,15 +193,16 @@ def copy_file_rows(
     received = 0
     with conn.cursor().copy("copy file_incoming (line_no, record_hash, record) from stdin") as copy:
         for line_no, row in rows:
-            text = canonical_json(row)
-            copy.write_row((line_no, sha256_text(text), text))
+            _, record_hash, text = storable(row, f"{source_file} line {line_no}")
+            copy.write_row((line_no, record_hash, text))
             received += 1
     conflict = "(file_sha256, line_no)" if dedupe == "file_line" else "(record_hash)"
     # distinct on: with content de-duplication, a row repeated inside one file lands once too.
+    # raw_id follows the lines of the file
     incoming = (
-        "file_incoming"
+        "file_incoming order by line_no"
         if dedupe == "file_line"
-        else "(select distinct on (record_hash) * from file_incoming order by record_hash, line_no) i"
+        else "(select distinct on (record_hash) * from file_incoming order by record_hash, line_no) i order by line_no"
     )
     inserted = conn.execute(
         sql.SQL(
@@ -178,8 +225,8 @@ def copy_nts_answers(conn: psycopg.Connection, load_id: str, asked_on, rows: Ite
     )
     with conn.cursor().copy("copy nts_incoming (b_no, record_hash, record) from stdin") as copy:
         for row in rows:
-            text = canonical_json(row)
-            copy.write_row((row.get("b_no"), sha256_text(text), text))
+            row, record_hash, text = storable(row, f"nts answer {row.get('b_no')!r}")
+            copy.write_row((row.get("b_no"), record_hash, text))
     return conn.execute(
         """insert into raw.nts_status_answers (load_id, loaded_at, asked_on, b_no, record_hash, record)
            select distinct on (b_no) %s, now(), %s, b_no, record_hash, record::jsonb

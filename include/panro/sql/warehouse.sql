@@ -208,3 +208,17 @@ select latest.load_id, latest.validated_at, count(*) filter (where not v.success
  where not exists (select 1 from ops.load_acceptances a where a.load_id = latest.load_id)
  group by latest.load_id, latest.validated_at
 having bool_or(not v.success);
+
+-- What a person decided about a quarantined raw row (quarantine.quarantined_rows): `release` lets a row
+-- whose only problem is releasable (control characters) into staging as it is; `dismiss` keeps it out
+-- but stops reporting it (a corrected delivery replaced it, or it was never an application). Raw is never
+-- changed: the decision is recorded here, with who and why, and the next dbt build applies it.
+create table if not exists ops.quarantine_decisions (
+    raw_table  text        not null,   -- schema-qualified, e.g. raw.portal_applications
+    raw_id     bigint      not null,
+    decision   text        not null check (decision in ('release', 'dismiss')),
+    decided_by text        not null,
+    reason     text        not null,
+    decided_at timestamptz not null default now(),
+    primary key (raw_table, raw_id)
+);

@@ -6,7 +6,7 @@ with
 
 source as (
 
-    select * from {{ accepted_rows('edu', 'edu_completions') }} as landed
+    select * from {{ stageable_rows('edu', 'edu_completions') }} as landed
 
 ),
 
@@ -47,7 +47,8 @@ counted as (
     select
         renamed.*,
         row_number() over (same_completion order by raw_id) as receipt_no,
-        count(*) over same_completion as times_received
+        count(*) over same_completion as times_received,
+        {{ raw_ids_over('same_completion') }} as raw_ids
     from renamed
     window same_completion as (
         partition by
@@ -88,7 +89,8 @@ final as (
 
         ---------- receipt
         first_received_at,
-        cast(times_received as integer) as times_received
+        cast(times_received as integer) as times_received,
+        raw_ids
 
     from counted
     where receipt_no = 1

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ accepted_rows('evaluation', 'evaluation_scores') }} as landed
+    select * from {{ stageable_rows('evaluation', 'evaluation_scores') }} as landed
 
 ),
 

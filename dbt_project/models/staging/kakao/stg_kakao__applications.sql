@@ -1,16 +1,15 @@
 -- One row per version of a 소담스퀘어 KakaoTalk-channel application (raw.kakao_applications), typed.
 -- Staff type the workbooks by hand: every value is trimmed (runs of spaces, no-break and ideographic
--- spaces become one space), blank rows are dropped, the BRN is read with hyphens, spaces or dots,
--- 신청일시 from any of the forms staff use and 개인정보동의 from Y/N/동의/미동의. The site is the workbook name's prefix (<site>_YYYYMMDD.xlsx).
+-- spaces become one space), the BRN is read with hyphens, spaces or dots, 신청일시 from any of the forms
+-- staff use and 개인정보동의 from Y/N/동의/미동의. The site is the workbook name's prefix
+-- (<site>_YYYYMMDD.xlsx). Blank rows, rows that identify no applicant and workbooks whose name gives no
+-- site are in quarantine instead (macros/quarantine.sql).
 -- The workbooks carry no application number, so application_id is made here:
 --   KAKAO-<site_code>-<brn>    when 사업자등록번호 normalises to 10 digits, else
 --   KAKAO-<site_code>-H<hash>  the first 12 hex digits of md5(상호 | 대표자명 | digits of 연락처).
 -- As in stg_sbiz24__o2o_applications, received rows are ordered per application_id (workbook day from
 -- the file name, then raw_id) and a version is a run of rows whose typed content is unchanged; the first
 -- row of each run is kept with the count of rows it stands for.
-{%- set clean_template -%}
-    nullif(btrim(regexp_replace(record ->> 'KEY', '[\s\u00a0\u3000]+', ' ', 'g')), '')
-{%- endset %}
 {%- set workbook_date = try_cast_date(
     "substr(workbook_digits, 1, 4) || '-' || substr(workbook_digits, 5, 2) || '-' || substr(workbook_digits, 7, 2)"
 ) %}
@@ -18,7 +17,7 @@ with
 
 source as (
 
-    select * from {{ accepted_rows('kakao', 'kakao_applications') }} as landed
+    select * from {{ stageable_rows('kakao', 'kakao_applications') }} as landed
 
 ),
 
@@ -33,23 +32,21 @@ renamed as (
         line_no,
 
         ---------- site and workbook day (from <site>_YYYYMMDD.xlsx)
-        substring(
-            lower(regexp_replace(source_file, '^.*[/\\]', '')) from '^(.+)_[0-9]{8}\.xlsx?$'
-        ) as site_code,
+        {{ kakao_site_code() }} as site_code,
         substring(
             lower(regexp_replace(source_file, '^.*[/\\]', '')) from '_([0-9]{8})\.xlsx?$'
         ) as workbook_digits,
         loaded_at as version_received_at,
 
         ---------- the row as typed, trimmed
-        {{ clean_template | replace('KEY', '신청일시') }} as submitted_at_text,
-        {{ clean_template | replace('KEY', '사업자등록번호') }} as brn_text,
-        {{ clean_template | replace('KEY', '상호') }} as business_name,
-        {{ clean_template | replace('KEY', '대표자명') }} as representative_name,
-        {{ clean_template | replace('KEY', '연락처') }} as phone,
-        {{ clean_template | replace('KEY', '지역') }} as region,
-        {{ clean_template | replace('KEY', '희망프로그램') }} as program_wish,
-        {{ clean_template | replace('KEY', '개인정보동의') }} as consent_privacy_text
+        {{ kakao_text('신청일시') }} as submitted_at_text,
+        {{ kakao_text('사업자등록번호') }} as brn_text,
+        {{ kakao_text('상호') }} as business_name,
+        {{ kakao_text('대표자명') }} as representative_name,
+        {{ kakao_text('연락처') }} as phone,
+        {{ kakao_text('지역') }} as region,
+        {{ kakao_text('희망프로그램') }} as program_wish,
+        {{ kakao_text('개인정보동의') }} as consent_privacy_text
 
     from source
 
@@ -81,11 +78,6 @@ parsed as (
             '^([0-9]{4}) ?[./-] ?([0-9]{1,2}) ?[./-] ?([0-9]{1,2})\.?(?:(?: |T)([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?)?$'
         ) as parts
     ) as submitted_parts
-    -- a blank sheet row (the trailing one staff leave) is no application
-    where coalesce(
-        submitted_at_text, brn_text, business_name, representative_name, phone, region, program_wish,
-        consent_privacy_text
-    ) is not null
 
 ),
 
@@ -186,7 +178,8 @@ counted as (
 
     select
         numbered.*,
-        count(*) over (partition by application_id, version_no) as times_received
+        count(*) over (partition by application_id, version_no) as times_received,
+        {{ raw_ids_over('partition by application_id, version_no') }} as raw_ids
     from numbered
 
 ),
@@ -231,7 +224,8 @@ final as (
         ---------- receipt
         workbook_date,
         version_received_at,
-        cast(times_received as integer) as times_received
+        cast(times_received as integer) as times_received,
+        raw_ids
 
     from counted
     where starts_version = 1

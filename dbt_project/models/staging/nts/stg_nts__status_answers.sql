@@ -7,7 +7,7 @@ with
 
 source as (
 
-    select * from {{ accepted_rows('nts', 'nts_status_answers') }} as landed
+    select * from {{ stageable_rows('nts', 'nts_status_answers') }} as landed
 
 ),
 

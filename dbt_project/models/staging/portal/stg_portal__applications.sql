@@ -1,10 +1,12 @@
 -- One row per received version of a 판판대로 application (raw.portal_applications), typed.
 -- Malformed values become null through the safe casts; nothing here raises an error on bad input.
+-- Rows that cannot be typed (no application id, no readable updated_at, ...) are in quarantine instead
+-- (macros/quarantine.sql).
 with
 
 source as (
 
-    select * from {{ accepted_rows('portal', 'portal_applications') }} as landed
+    select * from {{ stageable_rows('portal', 'portal_applications') }} as landed
 
 ),
 
@@ -15,10 +17,7 @@ renamed as (
         raw_id,
         load_id,
         record_hash,
-        coalesce(
-            nullif(btrim(application_id), ''),
-            {{ json_text('record', 'application_id') }}
-        ) as application_id,
+        {{ portal_application_id() }} as application_id,
         {{ json_text('record', 'program_code') }} as program_code,
         {{ json_text('record', 'track_code') }} as track_code,
 
@@ -28,7 +27,7 @@ renamed as (
         ---------- timestamps (KST when the text has no offset)
         {{ try_cast_timestamptz(json_text('record', 'submitted_at')) }} as submitted_at,
         {{ json_text('record', 'submitted_at') }} as submitted_at_text,
-        {{ try_cast_timestamptz("coalesce(" ~ json_text('record', 'updated_at') ~ ", nullif(btrim(updated_at_text), ''))") }}
+        {{ try_cast_timestamptz(portal_updated_at_text()) }}
             as updated_at,
 
         ---------- business identity (personal data: kept out of marts)
@@ -44,8 +43,8 @@ renamed as (
         ---------- industry and size
         {{ json_text('record', 'business,ksic_code') }} as ksic_code,
         {{ try_cast_integer(json_text('record', 'business,ksic_revision')) }} as ksic_revision,
-        {{ try_cast_numeric(json_text('record', 'business,employees')) }} as employees,
-        {{ try_cast_numeric(json_text('record', 'business,annual_revenue_krw')) }} as annual_revenue_krw,
+        {{ try_cast_amount(json_text('record', 'business,employees')) }} as employees,
+        {{ try_cast_amount(json_text('record', 'business,annual_revenue_krw')) }} as annual_revenue_krw,
 
         ---------- location and contact (personal data: kept out of marts)
         {{ json_text('record', 'business,sido') }} as sido,
@@ -71,7 +70,7 @@ renamed as (
         {{ try_cast_boolean(json_text('record', 'product,is_imported')) }} as is_imported,
         {{ try_cast_boolean(json_text('record', 'product,is_large_company_product')) }}
             as is_large_company_product,
-        {{ try_cast_numeric(json_text('record', 'product,unit_price_krw')) }} as unit_price_krw,
+        {{ try_cast_amount(json_text('record', 'product,unit_price_krw')) }} as unit_price_krw,
 
         ---------- nested lists and answers (kept as jsonb)
         {{ json_value('record', 'documents') }} as documents,

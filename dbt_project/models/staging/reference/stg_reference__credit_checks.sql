@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ accepted_rows('reference', 'reference_credit_checks') }} as landed
+    select * from {{ stageable_rows('reference', 'reference_credit_checks') }} as landed
 
 ),
 

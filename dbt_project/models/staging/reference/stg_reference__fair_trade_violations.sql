@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ accepted_rows('reference', 'reference_fair_trade_violations') }} as landed
+    select * from {{ stageable_rows('reference', 'reference_fair_trade_violations') }} as landed
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ accepted_rows('reference', 'reference_mail_order_registry') }} as landed
+    select * from {{ stageable_rows('reference', 'reference_mail_order_registry') }} as landed
 
 ),
 

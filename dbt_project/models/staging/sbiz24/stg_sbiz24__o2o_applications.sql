@@ -15,7 +15,7 @@ with
 
 source as (
 
-    select * from {{ accepted_rows('sbiz24', 'sbiz24_o2o_applications') }} as landed
+    select * from {{ stageable_rows('sbiz24', 'sbiz24_o2o_applications') }} as landed
 
 ),
 
@@ -51,8 +51,8 @@ renamed as (
 
         ---------- industry and size (amounts with thousand separators are read too)
         {{ json_text('record', '업종코드') }} as ksic_code,
-        {{ try_cast_numeric(json_text('record', '상시근로자수')) }} as employees,
-        {{ try_cast_numeric(
+        {{ try_cast_amount(json_text('record', '상시근로자수')) }} as employees,
+        {{ try_cast_amount(
             "case when " ~ json_text('record', '연매출액') ~ " ~ " ~ thousands
             ~ " then replace(" ~ json_text('record', '연매출액') ~ ", ',', '') else "
             ~ json_text('record', '연매출액') ~ " end"
@@ -120,7 +120,8 @@ counted as (
 
     select
         numbered.*,
-        count(*) over (partition by application_id, version_no) as times_received
+        count(*) over (partition by application_id, version_no) as times_received,
+        {{ raw_ids_over('partition by application_id, version_no') }} as raw_ids
     from numbered
 
 ),
@@ -168,7 +169,8 @@ final as (
         ---------- receipt
         exported_on,
         version_received_at,
-        cast(times_received as integer) as times_received
+        cast(times_received as integer) as times_received,
+        raw_ids
 
     from counted
     where starts_version = 1
