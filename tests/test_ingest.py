@@ -11,6 +11,7 @@ from panro.connectors.files import RefusedFile
 from panro.connectors.portal import PortalClient, PortalError
 from panro.ingest.files import SOURCES, ingest_files
 from panro.ingest.portal import ingest_portal
+from panro.loaders.raw import UnstorableRecord
 from panro.servers.portal import PortalServer, PortalState
 
 KST = timezone(timedelta(hours=9))
@@ -91,6 +92,32 @@ def test_a_failed_load_leaves_nothing_but_its_ledger_row_and_its_rerun_is_comple
         assert conn.execute("select count(*) from ops.watermarks").fetchone()[0] == 0
     assert outcome == "failed" and "401" in message
     assert ingest_portal(fresh_db, PortalClient(portal.base_url, "tk"), D1, D2, "run-1b").rows_inserted == 30
+
+
+def test_a_record_holding_nul_fails_its_load_naming_record_and_field(fresh_db, tmp_path):
+    """PostgreSQL stores no NUL (\\u0000) in text or jsonb: the load fails with an error that names the
+    load, the record and the field, before anything lands; nothing is dropped silently."""
+    bad = version(2, D1 + timedelta(minutes=20)) | {
+        "business": {"name": "한빛\x00식품", "brn": "120-81-47521"}
+    }
+    with PortalServer(PortalState([version(1, D1 + timedelta(minutes=10)), bad], token="tk")) as server:
+        with pytest.raises(
+            UnstorableRecord, match=r"record 2 \(page .*\): field 'business.name' holds a NUL"
+        ):
+            ingest_portal(fresh_db, PortalClient(server.base_url, "tk"), D1, D2, "run-1")
+    folder = tmp_path / "evaluation"
+    folder.mkdir()
+    (folder / "scores_20240308-2-5.csv").write_bytes(score_csv([ROW, ["FF24-0000002\x00", *ROW[1:]]]))
+    with pytest.raises(UnstorableRecord, match=r"scores_20240308-2-5.csv line 3: field 'application_id'"):
+        ingest_evaluation(fresh_db, tmp_path, "run-1")
+    assert raw_count(fresh_db) == 0
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("select count(*) from raw.evaluation_scores").fetchone()[0] == 0
+        ledger = conn.execute(
+            "select source, outcome, message from ops.load_ledger order by source"
+        ).fetchall()
+    assert [(s, o) for s, o, _ in ledger] == [("evaluation", "failed"), ("portal", "failed")]
+    assert all("NUL" in m for _, _, m in ledger)
 
 
 HEADER = "application_id,round_id,reviewer_id,criterion,score,max_score,conflict_of_interest,scored_at".split(

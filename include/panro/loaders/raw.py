@@ -1,6 +1,9 @@
 """Landing records in raw: PostgreSQL COPY into a temporary table, then one set-based insert that
 keeps only what raw does not hold yet. Raw is append-only; a rerun adds nothing it already has.
 
+The temporary tables type the record as jsonb, so the server parses each record while the COPY
+streams (on its own core, as this process hashes the next ones) rather than in the final insert.
+
 Also the load ledger: one row per load attempt with rows, bytes, duration and outcome.
 """
 
@@ -17,10 +20,52 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg import sql
 
+# One encoder for every record (json.dumps with these options would build a new one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+
 
 def canonical_json(record: object) -> str:
     """One text per content: keys sorted, no whitespace, Hangul kept as is."""
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _CANONICAL(record)
+
+
+class UnstorableRecord(ValueError):
+    """A record PostgreSQL cannot store: it holds a NUL character (``\\u0000``), which neither text nor
+    jsonb accepts. The load fails, naming the record and the field; nothing is dropped silently."""
+
+
+def record_text(record: object, where: str) -> str:
+    """``canonical_json(record)``, refused with :class:`UnstorableRecord` when it holds a NUL.
+
+    ``where`` names the record for the error (load, page or file line)."""
+    text = canonical_json(record)
+    if "\\u0000" in text:  # JSON escapes NUL; a literal backslash-u0000 in a value is not one
+        field = _nul_field(record)
+        if field is not None:
+            raise UnstorableRecord(
+                f"{where}: field {field!r} holds a NUL character (\\u0000), which PostgreSQL cannot store"
+            )
+    return text
+
+
+def _nul_field(value: object, path: str = "") -> str | None:
+    """The path (``business.brn``, ``items[2]``) of the first key or string holding a NUL."""
+    if isinstance(value, str):
+        return (path or "(the record)") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return inner
+            found = _nul_field(item, inner)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _nul_field(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
 
 
 def sha256_text(text: str) -> str:
@@ -94,7 +139,7 @@ def copy_portal_versions(
     """Land ``(source_page, record)`` pairs. Returns (rows received, rows inserted)."""
     conn.execute(
         """create temporary table portal_incoming (
-               source_page text, record_hash text, application_id text, updated_at_text text, record text
+               source_page text, record_hash text, application_id text, updated_at_text text, record jsonb
            ) on commit drop"""
     )
     received = 0
@@ -102,7 +147,7 @@ def copy_portal_versions(
         "copy portal_incoming (source_page, record_hash, application_id, updated_at_text, record) from stdin"
     ) as copy:
         for source_page, record in rows:
-            text = canonical_json(record)
+            text = record_text(record, f"load {load_id}, record {received + 1} (page {source_page})")
             fields = record if isinstance(record, dict) else {}
             app_id, updated_at = fields.get("application_id"), fields.get("updated_at")
             copy.write_row(
@@ -119,7 +164,7 @@ def copy_portal_versions(
     inserted = conn.execute(
         """insert into raw.portal_applications
                (load_id, loaded_at, source_page, record_hash, application_id, updated_at_text, record)
-           select %s, now(), source_page, record_hash, application_id, updated_at_text, record::jsonb
+           select %s, now(), source_page, record_hash, application_id, updated_at_text, record
              from (select distinct on (record_hash) * from portal_incoming order by record_hash, source_page) i
            on conflict (record_hash) do nothing""",
         (load_id,),
@@ -142,12 +187,12 @@ def copy_file_rows(
     ``"content"`` keeps one row per distinct row content (for snapshots that repeat rows)."""
     schema, name = table.split(".")
     conn.execute(
-        "create temporary table file_incoming (line_no integer, record_hash text, record text) on commit drop"
+        "create temporary table file_incoming (line_no integer, record_hash text, record jsonb) on commit drop"
     )
     received = 0
     with conn.cursor().copy("copy file_incoming (line_no, record_hash, record) from stdin") as copy:
         for line_no, row in rows:
-            text = canonical_json(row)
+            text = record_text(row, f"load {load_id}, {source_file} line {line_no}")
             copy.write_row((line_no, sha256_text(text), text))
             received += 1
     conflict = "(file_sha256, line_no)" if dedupe == "file_line" else "(record_hash)"
@@ -160,7 +205,7 @@ def copy_file_rows(
     inserted = conn.execute(
         sql.SQL(
             """insert into {}.{} (load_id, loaded_at, source_file, file_sha256, line_no, record_hash, record)
-               select %s, now(), %s, %s, line_no, record_hash, record::jsonb from """
+               select %s, now(), %s, %s, line_no, record_hash, record from """
             + incoming
             + " on conflict "
             + conflict
@@ -172,17 +217,23 @@ def copy_file_rows(
 
 
 def copy_nts_answers(conn: psycopg.Connection, load_id: str, asked_on, rows: Iterable[dict]) -> int:
-    """Keep one tax-office answer per number and day; returns how many were new."""
+    """Keep one tax-office answer per number and day; returns how many were new.
+
+    Called once per API call, each committed on its own: the temporary table lives as long as the
+    connection (emptied at each commit), and the commit does not wait for the WAL flush. A crash may
+    lose the last calls' answers, which the rerun asks again (it asks for what has no answer)."""
     conn.execute(
-        "create temporary table nts_incoming (b_no text, record_hash text, record text) on commit drop"
+        "create temporary table if not exists nts_incoming (b_no text, record_hash text, record jsonb)"
+        " on commit delete rows"
     )
+    conn.execute("set local synchronous_commit = off")
     with conn.cursor().copy("copy nts_incoming (b_no, record_hash, record) from stdin") as copy:
         for row in rows:
-            text = canonical_json(row)
+            text = record_text(row, f"load {load_id}, answer for {row.get('b_no')!r}")
             copy.write_row((row.get("b_no"), sha256_text(text), text))
     return conn.execute(
         """insert into raw.nts_status_answers (load_id, loaded_at, asked_on, b_no, record_hash, record)
-           select distinct on (b_no) %s, now(), %s, b_no, record_hash, record::jsonb
+           select distinct on (b_no) %s, now(), %s, b_no, record_hash, record
              from nts_incoming where b_no is not null order by b_no
            on conflict (asked_on, b_no) do nothing""",
         (load_id, asked_on),
