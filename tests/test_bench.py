@@ -55,12 +55,15 @@ def bench_state(tmp_path, monkeypatch) -> Path:
     return tmp_path / "state"
 
 
+# About 3 minutes on a shared 2-core machine: a dozen dbt invocations (full replay and daily run).
+@pytest.mark.slow
 def test_a_tiny_benchmark_measures_every_stage_the_floor_and_the_daily_run(pg_server, bench_state, tmp_path):
     docs = tmp_path / "benchmark.md"
     report = run_bench({"tiny": 300}, server_url=pg_server, daily=50, docs=docs)
 
     written = json.loads(Path(report["files"]["json"]).read_text(encoding="utf-8"))
     result = written["sizes"]["tiny"]
+    assert written["load_average"]["start"] >= 0 and written["load_average"]["end"] >= 0
     assert "error" not in result, result.get("error")
     full = {s["stage"]: s for s in result["full"]}
     assert list(full) == FULL_STAGES

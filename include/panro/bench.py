@@ -1072,14 +1072,15 @@ def _stage_table(stages: list[dict]) -> list[str]:
 
 
 def markdown(report: dict) -> str:
-    mach, server = report["machine"], report["server"]
+    mach, server, load = report["machine"], report["server"], report.get("load_average", {})
     out = [
         f"Run {report['started_at']} (seed {report['seed']}), {report['duration_s']:.0f} s in all.",
         "",
         f"Machine: {mach['cpus']} CPUs ({mach['cpu_model']}), {mach['ram_gb']} GB RAM, {mach['os']}; "
         f"PostgreSQL {server['postgresql']} ("
         + ", ".join(f"{k} {v}" for k, v in sorted(server["settings"].items()))
-        + f"); Python {mach['python']}.",
+        + f"); Python {mach['python']}. Load average (1 min) at start {load.get('start', '–')}, "
+        f"at end {load.get('end', '–')}.",
         "",
         "| size | applications (history) | days | full replay s | floor s | pipeline / floor | "
         "daily run s | daily new applications | warehouse MB |",
@@ -1193,6 +1194,8 @@ def run_bench(
         "seed": seed,
         "machine": machine(),
         "server": _server_info(server_url),
+        # Other work on the machine skews every time: the 1-minute load average at start and end.
+        "load_average": {"start": round(os.getloadavg()[0], 2)},
         "sizes": {},
     }
     work_state = root / "state"
@@ -1231,6 +1234,7 @@ def run_bench(
         if pgdata is not None:
             stop_embedded(pgdata)
     report["duration_s"] = round(time.monotonic() - started, 1)
+    report["load_average"]["end"] = round(os.getloadavg()[0], 2)
     report["targets"] = targets(report["sizes"])
     stamp = started_at.strftime("%Y%m%dT%H%M%S")
     table = markdown(report)
