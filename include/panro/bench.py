@@ -48,6 +48,7 @@ from urllib.parse import urlparse, urlunparse
 import psycopg
 from psycopg import sql
 
+from panro.ingest import FILE_SOURCE_GROUPS
 from panro.simulate_data import WEEKDAY_WEIGHTS  # how the simulator spreads applications over a week
 
 SIZES = {"S": 20_000, "M": 200_000, "L": 1_000_000}
@@ -55,20 +56,8 @@ DAILY_NEW = 2_000
 FIRST_DAY = date(2024, 3, 4)  # a Monday
 KST = timezone(timedelta(hours=9))
 SAMPLE_S = 0.1
-# The ingest DAGs in the order the replay runs them; a group is one DAG (reference: five lists).
-FILE_GROUPS = {
-    "sbiz24": ["sbiz24"],
-    "kakao": ["kakao"],
-    "evaluation": ["evaluation"],
-    "edu": ["edu"],
-    "reference": [
-        "reference_credit_checks",
-        "reference_fair_trade_violations",
-        "reference_certifications",
-        "reference_mail_order_registry",
-        "reference_onnuri_listings",
-    ],
-}
+# The file ingest DAGs, in their order; a group is one DAG (reference: five lists).
+FILE_GROUPS = FILE_SOURCE_GROUPS
 APPLICATION_SOURCES = ("portal", "sbiz24", "kakao")
 ALLOCATION_MODEL = "model.panro.fct_allocation_decision"
 # The transform DAG's dbt tasks. Allocation (fct_allocation_decision) is built inside the marts task;
