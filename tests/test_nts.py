@@ -348,10 +348,10 @@ def test_the_daily_load_asks_for_recent_and_undecided_applications_only(fresh_db
 
     # The tables the transform leaves (only the columns the load reads): 0 selected, 1 waitlisted,
     # 2 not selected, 3 waitlisted then withdrawn, 4 eligible awaiting its score, 5 ineligible,
-    # 6 incomplete, 7 not judged yet; 8 and later selected.
+    # 6 incomplete, 7 not judged yet, 8 under review; 9 and later selected.
     decisions = {0: "selected", 1: "waitlisted", 2: "not_selected", 3: "waitlisted"}
-    decisions |= {i: "selected" for i in range(8, 40)}
-    verdicts = {4: "eligible", 5: "ineligible", 6: "incomplete"}
+    decisions |= {i: "selected" for i in range(9, 40)}
+    verdicts = {4: "eligible", 5: "ineligible", 6: "incomplete", 8: "needs_review"}
     with psycopg.connect(fresh_db) as conn:
         conn.execute("create schema if not exists intermediate; create schema if not exists marts")
         conn.execute(
@@ -375,4 +375,4 @@ def test_the_daily_load_asks_for_recent_and_undecided_applications_only(fresh_db
                 )
     recent = set(brns[40 - STATUS_REFRESH_DAYS :])
     # however long the history: the last STATUS_REFRESH_DAYS days' applications and the unsettled ones
-    assert set(needed_brns(fresh_db, day(39))) == recent | {brns[i] for i in (1, 4, 6, 7)}
+    assert set(needed_brns(fresh_db, day(39))) == recent | {brns[i] for i in (1, 4, 7, 8)}

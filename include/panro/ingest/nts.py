@@ -37,10 +37,11 @@ KST = timezone(timedelta(hours=9))
 #    days (new and changed applications; supplements come within a week, rounds are weekly);
 #  - applications still to be decided, from the warehouse as the last transform left it: waitlisted
 #    ones (a promotion re-checks eligibility, weeks later) and, outside the ledger, every one not
-#    withdrawn whose verdict is not ineligible (eligible ones awaiting their committee score, incomplete
-#    or under review). A selection is final as far as the status goes: the ledger ends one only by a
-#    withdrawal, which comes from the portal. An ineligible one re-enters only with a new verdict;
-#    a new version of it is in the window (a verdict changed by a reference list alone is not).
+#    withdrawn that is eligible (awaiting its committee score), under review, or not judged yet.
+#    A selection is final as far as the status goes: the ledger ends one only by a withdrawal, which
+#    comes from the portal. Incomplete ones (documents missing) change only with a new version or
+#    file, which is in the window; ineligible ones too, except for a verdict changed by a reference
+#    list alone (a credit check cleared weeks later), whose first round reads an older status.
 # A warehouse that cannot tell what is undecided (no earlier answers, or no ledger or eligibility
 # tables yet) asks for every number known by the day.
 STATUS_REFRESH_DAYS = 14
@@ -79,7 +80,8 @@ UNDECIDED_BRNS = """
       left join marts.fct_eligibility as e on e.application_id = a.application_id
      where a.brn is not null
        and not coalesce(a.is_withdrawn, false)
-       and (l.current_decision = 'waitlisted' or (l.application_id is null and e.verdict is distinct from 'ineligible'))
+       and (l.current_decision = 'waitlisted'
+            or (l.application_id is null and coalesce(e.verdict, '') not in ('ineligible', 'incomplete')))
 """
 
 NEEDED_BRNS = """
