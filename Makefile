@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export PANRO_HOME ?= $(CURDIR)
 export PANRO_STATE_DIR ?= $(CURDIR)/.panro
 
-.PHONY: install run test test-all lint lock clean
+.PHONY: install run test test-all lint lock clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: install
 
 test-all: install
 	$(BIN)/python -m pytest -q
+
+## make bench: S and M from empty, the COPY floor, the daily run (L too: make bench BENCH_ARGS=--large)
+bench: install
+	$(BIN)/panro bench $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check include dags plugins tests

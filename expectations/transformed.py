@@ -200,10 +200,11 @@ def committee_scores() -> list[Check]:
                 table=table,
             ),
             table,
-            f"""select s.application_id,
-                       exists (select 1 from intermediate.int_applications_current as a
-                                where a.application_id = s.application_id) as has_application
-                  from {table} as s""",
+            # A join, not `exists (...)` in the select list: that is a subplan run once per score row.
+            f"""select s.application_id, a.application_id is not null as has_application
+                  from {table} as s
+                  left join (select distinct application_id from intermediate.int_applications_current) as a
+                    on a.application_id = s.application_id""",
         ),
     ]
 

@@ -14,6 +14,8 @@ from airflow.sdk import Asset
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from panro.ingest import FILE_SOURCE_GROUPS
+
 log = logging.getLogger(__name__)
 
 KST = pendulum.timezone("Asia/Seoul")
@@ -24,20 +26,6 @@ DAILY_KST = CronDataIntervalTimetable("0 0 * * *", timezone=KST)
 # The dbt docs, once a day after the night's rounds (which start at 00:00 KST with the ingest DAGs).
 DOCS_DAILY_KST = CronDataIntervalTimetable("0 6 * * *", timezone=KST)
 
-# One DAG per source system; the reference lists come from one partner, so one DAG with a task each.
-FILE_SOURCE_GROUPS = {
-    "evaluation": ["evaluation"],
-    "sbiz24": ["sbiz24"],
-    "kakao": ["kakao"],
-    "edu": ["edu"],
-    "reference": [
-        "reference_credit_checks",
-        "reference_fair_trade_violations",
-        "reference_certifications",
-        "reference_mail_order_registry",
-        "reference_onnuri_listings",
-    ],
-}
 RAW_ASSETS = {
     name: Asset(f"panro://warehouse/raw/{name}")
     for name in ["portal", "nts", *(s for sources in FILE_SOURCE_GROUPS.values() for s in sources)]

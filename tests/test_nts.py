@@ -9,6 +9,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import psycopg
 import pytest
 import requests
 
@@ -301,3 +302,77 @@ def test_bad_history_lines_are_refused(line, problem):
 def test_clock_endpoint_refuses_a_naive_timestamp(nts):
     response = requests.post(f"{nts.base_url}/_sim/clock", json={"now": "2024-03-09T12:00:00"}, timeout=5)
     assert response.status_code == 400 and "offset" in response.json()["error"]
+
+
+# --- the daily load: which numbers it asks for ---------------------------------------------------------
+
+
+def test_the_daily_load_asks_for_recent_and_undecided_applications_only(fresh_db):
+    """The tax office is asked, each day, about the numbers a round may still decide on: applications
+    with a version within STATUS_REFRESH_DAYS days, and older ones the ledger has not settled
+    (waitlisted, or undecided and not ineligible), not about every number the warehouse ever saw. A
+    warehouse that cannot tell (its first load, or no transform yet) asks for everything."""
+    import random
+
+    from panro.brn import make_brn
+    from panro.connectors.portal import PortalClient
+    from panro.ingest.nts import STATUS_REFRESH_DAYS, ingest_nts, needed_brns
+    from panro.ingest.portal import ingest_portal
+    from panro.servers.portal import PortalServer, PortalState
+
+    rng = random.Random(7)
+    start = datetime(2024, 3, 4, 10, tzinfo=KST)
+    records = [  # one application a day for 40 days
+        {
+            "application_id": f"FF24-{i:07d}",
+            "updated_at": (start + timedelta(days=i)).isoformat(),
+            "business": {"brn": make_brn(rng, True)},
+        }
+        for i in range(40)
+    ]
+    brns = [r["business"]["brn"] for r in records]
+
+    def day(i: int):
+        return (start + timedelta(days=i)).date()
+
+    with PortalServer(PortalState(records, token="tk")) as portal:
+        ingest_portal(fresh_db, PortalClient(portal.base_url, "tk"), start, start + timedelta(days=40), "r")
+    # the first load asks for every number known by its day; a rerun of that day for none
+    assert needed_brns(fresh_db, day(29)) == sorted(brns[:30])
+    history = [{"b_no": b, "b_stt_cd": "01", "effective_from": "2020-01-01"} for b in brns]
+    with NtsServer(NtsState(history, KEY)) as server:
+        assert ingest_nts(fresh_db, NtsClient(server.base_url, KEY), day(29), "r").rows_inserted == 30
+    assert needed_brns(fresh_db, day(29)) == []
+    # answers held but no ledger yet: what is undecided is unknown, so everything is asked
+    assert needed_brns(fresh_db, day(39)) == sorted(brns)
+
+    # The tables the transform leaves (only the columns the load reads): 0 selected, 1 waitlisted,
+    # 2 not selected, 3 waitlisted then withdrawn, 4 eligible awaiting its score, 5 ineligible,
+    # 6 incomplete, 7 not judged yet, 8 under review; 9 and later selected.
+    decisions = {0: "selected", 1: "waitlisted", 2: "not_selected", 3: "waitlisted"}
+    decisions |= {i: "selected" for i in range(9, 40)}
+    verdicts = {4: "eligible", 5: "ineligible", 6: "incomplete", 8: "needs_review"}
+    with psycopg.connect(fresh_db) as conn:
+        conn.execute("create schema if not exists intermediate; create schema if not exists marts")
+        conn.execute(
+            "create table intermediate.int_applications_current (application_id text, brn text, is_withdrawn boolean)"
+        )
+        conn.execute("create table marts.fct_allocation_current (application_id text, current_decision text)")
+        conn.execute("create table marts.fct_eligibility (application_id text, verdict text)")
+        for i, r in enumerate(records):
+            conn.execute(
+                "insert into intermediate.int_applications_current values (%s, %s, %s)",
+                (r["application_id"], format_brn(brns[i]), i == 3),
+            )
+            if i in decisions:
+                conn.execute(
+                    "insert into marts.fct_allocation_current values (%s, %s)",
+                    (r["application_id"], decisions[i]),
+                )
+            if i in verdicts:
+                conn.execute(
+                    "insert into marts.fct_eligibility values (%s, %s)", (r["application_id"], verdicts[i])
+                )
+    recent = set(brns[40 - STATUS_REFRESH_DAYS :])
+    # however long the history: the last STATUS_REFRESH_DAYS days' applications and the unsettled ones
+    assert set(needed_brns(fresh_db, day(39))) == recent | {brns[i] for i in (1, 4, 7, 8)}

@@ -205,6 +205,12 @@ def cmd_demo(args) -> int:
     return run_demo(days=args.days, applications=args.applications, seed=args.seed)
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def cmd_bench(args) -> int:
     from panro.bench import SIZES, run_bench
 
@@ -328,8 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sizes", default="S,M", help="sizes to run: S=20000, M=200000, L=1000000 (default S,M)")
     p.add_argument("--large", action="store_true", help="also run L (1,000,000 applications)")
-    p.add_argument("--applications", type=int, help="one custom size instead of --sizes")
-    p.add_argument("--daily", type=int, default=2000, help="new applications of the daily run's day")
+    p.add_argument("--applications", type=_positive, help="one custom size instead of --sizes")
+    p.add_argument(
+        "--daily",
+        type=_positive,
+        default=2000,
+        help="about how many new applications the daily run's day brings",
+    )
     p.add_argument("--seed", type=int, default=2024)
     p.add_argument("--keep", action="store_true", help="keep the bench databases (for EXPLAIN)")
     p.add_argument(

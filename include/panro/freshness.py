@@ -39,7 +39,8 @@ def run_freshness(url: str, *, run_id: str, business_day: date) -> GateResult:
             run_dbt(
                 ["source", "freshness", "--output", str(output)],
                 url,
-                {"round_date": business_day.isoformat()},
+                # the transform's own vars: other vars would make dbt re-parse the whole project
+                {"round_date": business_day.isoformat(), "run_id": run_id},
             )
         except DbtError:
             if not output.exists():  # dbt itself failed, not a stale source

@@ -1,3 +1,7 @@
+-- No nested loops for this model (for its transaction only): the staging views' typed columns are
+-- estimated at one row, so the planner nested the evidence lists inside the claims and re-typed every
+-- list row once per claim (S: 103 s, growing with claims x list rows; hash joins: about 1 s).
+{{ config(pre_hook="set local enable_nestloop = off") }}
 -- One row per current application and bonus item it claims (bonus_claims, each code once): whether the
 -- evidence backs the claim on the application date (the KST day of submitted_at), and why. A claim
 -- earns nothing without verified evidence. evidence_kind of bonus_items says what proves the item:

@@ -1,6 +1,9 @@
 """Landing records in raw: PostgreSQL COPY into a temporary table, then one set-based insert that
 keeps only what raw does not hold yet. Raw is append-only; a rerun adds nothing it already has.
 
+The temporary tables type the record as jsonb, so the server parses each record while the COPY
+streams (on its own core, as this process hashes the next ones) rather than in the final insert.
+
 Also the load ledger: one row per load attempt with rows, bytes, duration and outcome.
 """
 
@@ -23,10 +26,13 @@ log = logging.getLogger(__name__)
 # PostgreSQL text and jsonb cannot hold U+0000; the loaders store it as U+FFFD instead (see storable).
 NUL, NUL_STAND_IN = "\x00", "\ufffd"
 
+# One encoder for every record (json.dumps with these options would build a new one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+
 
 def canonical_json(record: object) -> str:
     """One text per content: keys sorted, no whitespace, Hangul kept as is."""
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _CANONICAL(record)
 
 
 def sha256_text(text: str) -> str:
@@ -135,7 +141,7 @@ def copy_portal_versions(
     conn.execute(
         """create temporary table portal_incoming (
                seq bigint, source_page text, record_hash text, application_id text, updated_at_text text,
-               record text
+               record jsonb
            ) on commit drop"""
     )
     received = 0
@@ -164,7 +170,7 @@ def copy_portal_versions(
     inserted = conn.execute(
         """insert into raw.portal_applications
                (load_id, loaded_at, source_page, record_hash, application_id, updated_at_text, record)
-           select %s, now(), source_page, record_hash, application_id, updated_at_text, record::jsonb
+           select %s, now(), source_page, record_hash, application_id, updated_at_text, record
              from (select distinct on (record_hash) * from portal_incoming order by record_hash, seq) i
             order by seq
            on conflict (record_hash) do nothing""",
@@ -188,7 +194,7 @@ def copy_file_rows(
     ``"content"`` keeps one row per distinct row content (for snapshots that repeat rows)."""
     schema, name = table.split(".")
     conn.execute(
-        "create temporary table file_incoming (line_no integer, record_hash text, record text) on commit drop"
+        "create temporary table file_incoming (line_no integer, record_hash text, record jsonb) on commit drop"
     )
     received = 0
     with conn.cursor().copy("copy file_incoming (line_no, record_hash, record) from stdin") as copy:
@@ -207,7 +213,7 @@ def copy_file_rows(
     inserted = conn.execute(
         sql.SQL(
             """insert into {}.{} (load_id, loaded_at, source_file, file_sha256, line_no, record_hash, record)
-               select %s, now(), %s, %s, line_no, record_hash, record::jsonb from """
+               select %s, now(), %s, %s, line_no, record_hash, record from """
             + incoming
             + " on conflict "
             + conflict
@@ -219,17 +225,23 @@ def copy_file_rows(
 
 
 def copy_nts_answers(conn: psycopg.Connection, load_id: str, asked_on, rows: Iterable[dict]) -> int:
-    """Keep one tax-office answer per number and day; returns how many were new."""
+    """Keep one tax-office answer per number and day; returns how many were new.
+
+    Called once per API call, each committed on its own: the temporary table lives as long as the
+    connection (emptied at each commit), and the commit does not wait for the WAL flush. A crash may
+    lose the last calls' answers, which the rerun asks again (it asks for what has no answer)."""
     conn.execute(
-        "create temporary table nts_incoming (b_no text, record_hash text, record text) on commit drop"
+        "create temporary table if not exists nts_incoming (b_no text, record_hash text, record jsonb)"
+        " on commit delete rows"
     )
+    conn.execute("set local synchronous_commit = off")
     with conn.cursor().copy("copy nts_incoming (b_no, record_hash, record) from stdin") as copy:
         for row in rows:
-            row, record_hash, text = storable(row, f"nts answer {row.get('b_no')!r}")
+            row, record_hash, text = storable(row, f"load {load_id}, answer for {row.get('b_no')!r}")
             copy.write_row((row.get("b_no"), record_hash, text))
     return conn.execute(
         """insert into raw.nts_status_answers (load_id, loaded_at, asked_on, b_no, record_hash, record)
-           select distinct on (b_no) %s, now(), %s, b_no, record_hash, record::jsonb
+           select distinct on (b_no) %s, now(), %s, b_no, record_hash, record
              from nts_incoming where b_no is not null order by b_no
            on conflict (asked_on, b_no) do nothing""",
         (load_id, asked_on),

@@ -203,7 +203,10 @@ class SimHandler(BaseHTTPRequestHandler):
         log.debug("%s %s " + fmt, self.sim_name, self.address_string(), *args)
 
     def send_json(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self.send_body(status, json.dumps(body, ensure_ascii=False).encode("utf-8"), headers)
+
+    def send_body(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+        """Send ``data``, already JSON encoded in UTF-8."""
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))

@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
@@ -71,33 +72,84 @@ def _decode_cursor(cursor: str) -> _Key:
 
 
 class PortalState:
-    """The scenario's application versions, indexed by ``(updated_at, application_id)``."""
+    """The scenario's application versions, indexed by ``(updated_at, application_id)``.
+
+    Each version is held as its JSON text, encoded once: a page is those texts joined, so serving a
+    large scenario costs neither a dict per record in memory nor re-encoding every page."""
 
     def __init__(self, records: list[dict], token: str, clock: datetime | None = None) -> None:
+        self._index((record, None) for record in records)
+        self.token = token
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def _index(self, versions: Iterable[tuple[dict, bytes | None]]) -> None:
         keyed = []
-        for seq, record in enumerate(records):
+        for seq, (record, text) in enumerate(versions):
             application_id = record.get("application_id")
             updated_at = record.get("updated_at")
             if not isinstance(application_id, str) or not isinstance(updated_at, str):
                 raise ValueError(f"scenario record {seq + 1}: application_id and updated_at are required")
             key = _Key(parse_instant(updated_at, f"record {seq + 1} updated_at"), application_id, seq)
-            keyed.append((key, record))
+            keyed.append((key, text if text is not None else _encode(record)))
         keyed.sort(key=lambda pair: pair[0])
         self._keys = [k for k, _ in keyed]
-        self._records = [r for _, r in keyed]
-        self.token = token
-        self.clock = clock
-        self._lock = threading.Lock()
+        self._texts = [t for _, t in keyed]
 
     @classmethod
     def from_scenario(cls, scenario_dir: Path, token: str, clock: datetime | None = None) -> PortalState:
-        from panro.simulate import load_portal_versions
-
-        return cls(load_portal_versions(scenario_dir), token, clock)
+        """The versions of ``portal/applications.jsonl``: each line is served as it is (it is the
+        record's JSON); it is parsed once, for its key."""
+        path = Path(scenario_dir) / "portal" / "applications.jsonl"
+        state = cls([], token, clock)
+        state._index(_scenario_lines(path))
+        return state
 
     def set_clock(self, now: datetime | None) -> None:
         with self._lock:
             self.clock = now
+
+    def select(
+        self,
+        since: datetime | None,
+        until: datetime | None,
+        cursor: str | None,
+        limit: int,
+        repeat_last: bool = False,
+    ) -> tuple[range, str | None]:
+        """The positions of one page's versions and the cursor of the next page (None: the last).
+
+        ``repeat_last`` (a fault: the record changed while the client was paging) makes the next page
+        start again with this page's last item, when there is a next page and this one holds at least
+        two items (so paging still moves on)."""
+        with self._lock:
+            clock = self.clock
+        start = bisect.bisect_right(self._keys, _decode_cursor(cursor)) if cursor else 0
+        if since is not None:
+            start = max(start, bisect.bisect_left(self._keys, _Key(since, "", -1)))
+        # Keys are sorted and every one from ``start`` on is >= since: a page is a contiguous run.
+        index = start
+        while index < len(self._keys) and index - start < limit:
+            key = self._keys[index]
+            if (until is not None and key.updated_at >= until) or (
+                clock is not None and key.updated_at > clock
+            ):
+                break
+            index += 1
+        positions = range(start, index)
+        more = (
+            len(positions) > 0
+            and index < len(self._keys)
+            and (until is None or self._keys[index].updated_at < until)
+            and (clock is None or self._keys[index].updated_at <= clock)
+        )
+        if not more:
+            return positions, None
+        last = self._keys[index - 1]
+        if repeat_last and len(positions) >= 2:
+            # A key just before the last item's: the next page begins with the last item again.
+            return positions, _encode_cursor(_Key(last.updated_at, last.application_id, last.seq - 1))
+        return positions, _encode_cursor(last)
 
     def page(
         self,
@@ -107,49 +159,39 @@ class PortalState:
         limit: int,
         repeat_last: bool = False,
     ) -> dict:
-        """One page. ``repeat_last`` (a fault: the record changed while the client was paging) makes the
-        next page start again with this page's last item, when there is a next page and this one holds
-        at least two items (so paging still moves on)."""
-        with self._lock:
-            clock = self.clock
-        if cursor:
-            start = bisect.bisect_right(self._keys, _decode_cursor(cursor))
-        elif since is not None:
-            start = bisect.bisect_left(self._keys, _Key(since, "", -1))
-        else:
-            start = 0
-        items: list[dict] = []
-        last: _Key | None = None
-        index = start
-        while index < len(self._keys) and len(items) < limit:
-            key = self._keys[index]
-            if (until is not None and key.updated_at >= until) or (
-                clock is not None and key.updated_at > clock
-            ):
-                break
-            if since is None or key.updated_at >= since:
-                items.append(self._records[index])
-                last = key
-            index += 1
-        more = (
-            last is not None
-            and index < len(self._keys)
-            and (until is None or self._keys[index].updated_at < until)
-            and (clock is None or self._keys[index].updated_at <= clock)
-        )
-        if not more or last is None:
-            return {"items": items, "next_cursor": None}
-        if repeat_last and len(items) >= 2:
-            # A key just before the last item's: the next page begins with the last item again.
-            return {
-                "items": items,
-                "next_cursor": _encode_cursor(_Key(last.updated_at, last.application_id, last.seq - 1)),
-            }
-        return {"items": items, "next_cursor": _encode_cursor(last)}
+        """One page as the contract's JSON object (see :meth:`select`)."""
+        positions, next_cursor = self.select(since, until, cursor, limit, repeat_last)
+        return {"items": [json.loads(self._texts[i]) for i in positions], "next_cursor": next_cursor}
+
+    def page_body(self, positions: range, next_cursor: str | None) -> bytes:
+        """The page's HTTP body: the versions' JSON texts joined, without decoding them."""
+        items = b",".join(self._texts[i] for i in positions)
+        return b'{"items":[' + items + b'],"next_cursor":' + json.dumps(next_cursor).encode() + b"}"
+
+
+def _encode(record: dict) -> bytes:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _scenario_lines(path: Path) -> Iterator[tuple[dict, bytes]]:
+    if not path.exists():
+        return
+    with path.open("rb") as f:
+        for lineno, line in enumerate(f, start=1):
+            text = line.strip()
+            if not text:
+                continue
+            try:
+                record = json.loads(text)
+            except ValueError as exc:
+                raise ValueError(f"{path}: line {lineno} is not JSON: {exc}") from exc
+            if not isinstance(record, dict):
+                raise ValueError(f"{path}: line {lineno} is not a JSON object")  # noqa: TRY004
+            yield record, text
 
 
 def can_repeat_last(body: dict) -> bool:
-    """Whether a page can carry the ``duplicate`` fault (see :meth:`PortalState.page`)."""
+    """Whether a page can carry the ``duplicate`` fault (see :meth:`PortalState.select`)."""
     return body.get("next_cursor") is not None and len(body.get("items") or []) >= 2
 
 
@@ -202,14 +244,16 @@ def _make_handler(
                 if not 1 <= limit <= MAX_LIMIT:
                     raise BadRequest(f"limit: must be 1..{MAX_LIMIT}, got {limit}")
                 duplicate = fault is not None and fault.kind == "duplicate"
-                body = state.page(since, until, query.get("cursor"), limit, repeat_last=duplicate)
+                positions, next_cursor = state.select(
+                    since, until, query.get("cursor"), limit, repeat_last=duplicate
+                )
             except BadRequest as exc:
                 self._send(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
                 return
-            if duplicate and can_repeat_last(body):
+            if duplicate and next_cursor is not None and len(positions) >= 2:
                 self.faults.record(fault)
                 log.info("portal: injecting duplicate (request %d)", fault.request)
-            self._send(HTTPStatus.OK, body)
+            self.send_body(HTTPStatus.OK, state.page_body(positions, next_cursor))
 
         def do_POST(self) -> None:  # noqa: N802
             path = urlparse(self.path).path

@@ -129,6 +129,20 @@ create table if not exists raw.nts_status_answers (
     constraint nts_status_answers_day_key unique (asked_on, b_no)
 );
 
+-- Every landing-gate query reads one load (`where load_id = ...`): without these, each of its metric
+-- queries scans the whole table, so a replay landing one load per file grows with files x rows.
+create index if not exists portal_applications_load_idx on raw.portal_applications (load_id);
+create index if not exists evaluation_scores_load_idx on raw.evaluation_scores (load_id);
+create index if not exists sbiz24_o2o_applications_load_idx on raw.sbiz24_o2o_applications (load_id);
+create index if not exists kakao_applications_load_idx on raw.kakao_applications (load_id);
+create index if not exists edu_completions_load_idx on raw.edu_completions (load_id);
+create index if not exists reference_credit_checks_load_idx on raw.reference_credit_checks (load_id);
+create index if not exists reference_fair_trade_violations_load_idx on raw.reference_fair_trade_violations (load_id);
+create index if not exists reference_certifications_load_idx on raw.reference_certifications (load_id);
+create index if not exists reference_mail_order_registry_load_idx on raw.reference_mail_order_registry (load_id);
+create index if not exists reference_onnuri_listings_load_idx on raw.reference_onnuri_listings (load_id);
+create index if not exists nts_status_answers_load_idx on raw.nts_status_answers (load_id);
+
 -- Great Expectations quality gates (panro.quality): one row per validation (a suite on a batch), for BI.
 -- success = no hard failure; failed_expectations lists every failed expectation, hard or warning:
 -- [{"type", "column", "observed", "severity", "description"}, ...].

@@ -322,35 +322,50 @@ held_businesses as (
 
 ),
 
+-- The two participation flags as joins on (BRN, programme): `exists (...)` in the select list is a
+-- subplan run once per pool row over unindexed CTEs, which grows with pool x live applications.
+limited as (
+
+    select distinct rules.program_code, held_businesses.brn
+    from held_businesses
+    inner join rules
+        on rules.other_program_code = held_businesses.program_code
+
+),
+
+behind as (
+
+    select distinct pool_joined.application_id, pool_joined.program_code
+    from pool_joined
+    inner join rules
+        on rules.program_code = pool_joined.program_code
+    inner join live_businesses
+        on live_businesses.program_code = rules.other_program_code
+        and live_businesses.brn = pool_joined.brn
+    where live_businesses.application_id <> pool_joined.application_id
+        and (
+            live_businesses.submitted_at < pool_joined.submitted_at
+            or (
+                live_businesses.submitted_at = pool_joined.submitted_at
+                and live_businesses.application_id < pool_joined.application_id
+            )
+        )
+
+),
+
 flagged as (
 
     select
         pool_joined.*,
-        exists (
-            select 1
-            from held_businesses
-            inner join rules
-                on rules.other_program_code = held_businesses.program_code
-            where held_businesses.brn = pool_joined.brn
-                and rules.program_code = pool_joined.program_code
-        ) as is_limited,
-        exists (
-            select 1
-            from live_businesses
-            inner join rules
-                on rules.other_program_code = live_businesses.program_code
-            where live_businesses.brn = pool_joined.brn
-                and rules.program_code = pool_joined.program_code
-                and live_businesses.application_id <> pool_joined.application_id
-                and (
-                    live_businesses.submitted_at < pool_joined.submitted_at
-                    or (
-                        live_businesses.submitted_at = pool_joined.submitted_at
-                        and live_businesses.application_id < pool_joined.application_id
-                    )
-                )
-        ) as is_behind_own_application
+        limited.brn is not null as is_limited,
+        behind.application_id is not null as is_behind_own_application
     from pool_joined
+    left join limited
+        on limited.program_code = pool_joined.program_code
+        and limited.brn = pool_joined.brn
+    left join behind
+        on behind.application_id = pool_joined.application_id
+        and behind.program_code = pool_joined.program_code
 
 ),
 
