@@ -68,7 +68,15 @@ MARTS_RESTRICTED = ["build", "--select", "marts", "restricted"]
 # Columns that say when, and in which load or run, a row arrived, not what it is: two separate loads
 # of the same inputs differ in them by design (raw_id is a sequence, which a killed insert advances
 # too; a duplicated page shifts the later pages' cursors; the run id is Airflow's).
-LOAD_METADATA = ["raw_id", "source_raw_id", "load_id", "loaded_at", "source_page", "decided_in_run"]
+LOAD_METADATA = [
+    "raw_id",
+    "source_raw_id",
+    "load_id",
+    "loaded_at",
+    "source_page",
+    "decided_in_run",
+    "last_decided_in_run",
+]
 CONTENT_SCHEMAS = ["raw", "intermediate", "marts", "restricted", "reference"]
 LEDGER = (
     "select count(*), md5(string_agg(d::text, '|' order by d::text)) from marts.fct_allocation_decision d"
