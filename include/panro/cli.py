@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -55,6 +56,10 @@ def cmd_serve(args) -> int:
         )
         return 2
     clock = parse_instant(args.clock, "--clock") if args.clock else None
+    # Stop on Ctrl-C and on SIGTERM (docker stop), even when started with SIGINT ignored (a shell's
+    # background job): Python installs no SIGINT handler then, and the servers would never stop.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
     # each server its own fault plan (a plan's request counter is its own)
     servers = [
         PortalServer(

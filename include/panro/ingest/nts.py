@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time, timedelta, timezone
 
+from psycopg import sql
+
 from panro.connectors.nts import NtsClient
 from panro.loaders.raw import (
     LoadResult,
@@ -113,8 +115,9 @@ def needed_brns(url: str, day: date) -> list[str]:
             else datetime.combine(start, time.min, KST),
             "window_key": "00000000" if everything else start.strftime("%Y%m%d"),
         }
-        seen = RECENT_BRNS if everything else RECENT_BRNS + "    union\n" + UNDECIDED_BRNS
-        return [b for (b,) in conn.execute(NEEDED_BRNS.format(seen=seen), params)]
+        # constant SQL only: the undecided part joins tables that may not exist yet
+        seen = sql.SQL(RECENT_BRNS if everything else RECENT_BRNS + "    union\n" + UNDECIDED_BRNS)
+        return [b for (b,) in conn.execute(sql.SQL(NEEDED_BRNS).format(seen=seen), params)]
 
 
 def ingest_nts(url: str, client: NtsClient, day: date, run_id: str | None) -> LoadResult:
