@@ -31,10 +31,10 @@ def panro_transform():
 
     @task
     def dbt_seed(dbt_vars: dict) -> None:
-        from panro.dbt import run_dbt
+        from panro.dbt import SEED, run_dbt
         from panro_airflow import warehouse_url
 
-        run_dbt(["seed", "--full-refresh"], warehouse_url(), dbt_vars)
+        run_dbt(SEED, warehouse_url(), dbt_vars)
 
     @task
     def source_freshness(dbt_vars: dict, **context) -> dict:
@@ -46,10 +46,10 @@ def panro_transform():
 
     @task
     def dbt_build_staging_intermediate(dbt_vars: dict) -> None:
-        from panro.dbt import run_dbt
+        from panro.dbt import BUILD_STAGING_INTERMEDIATE, run_dbt
         from panro_airflow import warehouse_url
 
-        run_dbt(["build", "--select", "staging", "quarantine", "intermediate"], warehouse_url(), dbt_vars)
+        run_dbt(BUILD_STAGING_INTERMEDIATE, warehouse_url(), dbt_vars)
 
     @task
     def transformed_gate(dbt_vars: dict, **context) -> dict:
@@ -61,10 +61,10 @@ def panro_transform():
 
     @task
     def dbt_build_marts(dbt_vars: dict) -> None:
-        from panro.dbt import run_dbt
+        from panro.dbt import BUILD_MARTS, run_dbt
         from panro_airflow import warehouse_url
 
-        run_dbt(["build", "--select", "marts", "restricted"], warehouse_url(), dbt_vars)
+        run_dbt(BUILD_MARTS, warehouse_url(), dbt_vars)
 
     # The marts asset (BI refresh) is announced only by a passing publish gate.
     @task(outlets=[MARTS])

@@ -70,6 +70,10 @@ def test_a_tiny_benchmark_measures_every_stage_the_floor_and_the_daily_run(pg_se
     for name, stage in full.items():
         assert stage["rows"] > 0, name
         assert stage["seconds"] > 0 and stage["peak_mb"] > 0, name
+    # the bench runs what the DAGs run: on the simulator's scenario every gate passes
+    for phase in ("full", "daily"):
+        failed = {s["stage"]: s.get("failures") for s in result[phase] if s.get("gate_failed")}
+        assert not failed, (phase, failed)
     assert full["dbt marts + restricted"]["decisions"] > 0
     assert full["dbt marts + restricted"]["allocation_s"] >= 0
 

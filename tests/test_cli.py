@@ -17,6 +17,7 @@ COMMANDS = [
     "accept-load",
     "warehouse",
     "airflow",
+    "rebuild-staging",
     "demo",
     "bench",
 ]

@@ -513,3 +513,90 @@ def test_a_refused_load_stays_rejected_until_a_person_accepts_it(fresh_db, state
     again = run_gate(url, "landing", run_id="r3", business_day=DAY, load_ids=[bad])
     assert again.success and again.validations == []  # accepted: not validated again
     assert query(url, "select accepted_by from ops.load_acceptances") == [("김담당",)]
+
+
+def test_incremental_staging_and_quarantine_equal_a_full_build(fresh_db, state_dir, monkeypatch):
+    """The row-by-row staging models and quarantine_holds read only the raw rows they have not read; what
+    they hold after incremental builds is what a full build makes of the same raw and ops tables: new
+    loads, a refused load accepted later, a released row, and a load refused after it was staged."""
+    from panro.quality import accept_load
+    from panro.quarantine import decide
+
+    url = fresh_db
+    ensure_schema(url)
+    settings = dataclasses.replace(load_settings(), state_dir=state_dir)
+    dbt_vars = {"round_date": DAY.isoformat(), "run_id": "inc"}
+
+    def build(*extra: str) -> None:
+        run_dbt(["build", "--select", "staging", "quarantine", *extra], url, dbt_vars, settings)
+
+    def contents() -> dict[str, list[tuple]]:
+        return {
+            table: query(url, f"select * from {table} order by {key}")
+            for table, key in (
+                ("staging.stg_portal__applications", "raw_id"),
+                ("staging.stg_evaluation__scores", "raw_id"),
+                ("quarantine.quarantined_rows", "raw_table, raw_id"),
+            )
+        }
+
+    def portal_raw_ids(load_id: str) -> set[int]:
+        return {
+            r[0]
+            for r in query(url, "select raw_id from raw.portal_applications where load_id = %s", (load_id,))
+        }
+
+    def staged_portal() -> set[int]:
+        return {r[0] for r in query(url, "select raw_id from staging.stg_portal__applications")}
+
+    run_dbt(["seed"], url, dbt_vars, settings)
+    first = land_portal(url, [application(i) for i in range(1, 6)], run_id="r1")
+    assert run_gate(url, "landing", run_id="r1", business_day=DAY, load_ids=[first]).success
+    build()  # the first build is a full one (no tables yet)
+
+    # day 2: a load the gate refuses (half the BRNs unreadable), a clean load with one row held for a
+    # control character, a score file
+    refused = land_portal(
+        url, [application(100 + i, brn="120-81" if i % 2 else None) for i in range(20)], run_id="r2"
+    )
+    held = land_portal(url, [application(30), application(31, product={"name": "제품\x07"})], run_id="r2")
+    scored = land_file(
+        url,
+        "evaluation",
+        "raw.evaluation_scores",
+        "scores_20240308-2-5.csv",
+        scores("FF24-0000001", "20240308-2-5", [80] * 3),
+    )
+    assert not run_gate(url, "landing", run_id="r2", business_day=DAY, load_ids=[refused]).success
+    assert run_gate(url, "landing", run_id="r2", business_day=DAY, load_ids=[held, scored]).success
+    build()
+    assert not staged_portal() & portal_raw_ids(refused)
+    bell = max(portal_raw_ids(held))
+    assert staged_portal() >= portal_raw_ids(first) | (portal_raw_ids(held) - {bell})
+    assert query(url, "select reason_code from quarantine.quarantined_rows where raw_id = %s", (bell,)) == [
+        ("CONTROL_CHARACTER",)
+    ]
+    assert query(url, "select count(*) from staging.stg_evaluation__scores") == query(
+        url, "select count(*) from raw.evaluation_scores"
+    )
+
+    # day 3: a person accepts the refused load and releases the held row; a load lands that a later
+    # gate run refuses after the transform has staged it (the transform raced its gate)
+    accept_load(url, refused, accepted_by="김담당", reason="파트너 확인: 시험 행")
+    decide(url, "raw.portal_applications", bell, "release", decided_by="김담당", reason="벨 문자는 무해")
+    raced = land_portal(
+        url, [application(200 + i, brn="120-81" if i % 2 else None) for i in range(20)], run_id="r3"
+    )
+    build()
+    assert staged_portal() >= portal_raw_ids(refused) | {bell} | portal_raw_ids(raced)
+    assert not run_gate(url, "landing", run_id="r3", business_day=DAY, load_ids=[raced]).success
+    build()
+    assert not staged_portal() & portal_raw_ids(raced)
+
+    incremental = contents()
+    # what operations run after a change of a staging model: every row re-read from raw
+    from panro.cli import main
+
+    monkeypatch.setenv("WAREHOUSE_URL", url)
+    assert main(["rebuild-staging"]) == 0
+    assert contents() == incremental

@@ -234,10 +234,10 @@
 
 {#- The accepted rows of a raw table (accepted_rows) with record_text, record::text computed once per row
     (offset 0 keeps the planner from inlining it into every rule that reads it). -#}
-{% macro with_record_text(source_name, table_name) -%}
+{% macro with_record_text(source_name, table_name, increment=none) -%}
     (
         select accepted.*, accepted.record::text as record_text
-        from {{ accepted_rows(source_name, table_name) }} as accepted
+        from {{ accepted_rows(source_name, table_name, increment) }} as accepted
         offset 0
     )
 {%- endmacro %}
@@ -281,4 +281,38 @@
         'SCORE_NOT_A_NUMBER': ('점수가 숫자가 아님', 'the score is missing or not a number'),
         'SCORE_OUT_OF_RANGE': ('점수가 0점 미만이거나 배점(40/30/30)을 넘음', 'the score is negative or above the criterion''s points (40/30/30) or max_score'),
     }) }}
+{%- endmacro %}
+
+{#- quarantine_holds' increment for one raw table: above what it screened, up to the bound of this build
+    (ops.quarantine_screening; raw_rows_not_read). -#}
+{% macro quarantine_screening_increment(table_name) -%}
+    {%- set screening = source('ops', 'quarantine_screening') -%}
+    {%- set of_table = "where raw_table = 'raw." ~ table_name ~ "'" -%}
+    {{ return({
+        'after': '(select coalesce(max(screened_through), 0) from ' ~ screening ~ ' ' ~ of_table ~ ')',
+        'through': '(select coalesce(max(screening_through), 0) from ' ~ screening ~ ' ' ~ of_table ~ ')',
+        'this_rows': "staged.raw_table = 'raw." ~ table_name ~ "'",
+    }) }}
+{%- endmacro %}
+
+{#- quarantine_holds' pre-hook: the last raw_id of each raw table as its build starts, in its transaction.
+    Rows landed later are screened by the next build. -#}
+{% macro quarantine_screening_bounds() -%}
+    insert into {{ source('ops', 'quarantine_screening') }} (raw_table, screening_through)
+    {%- for source_name, table_name in quarantine_tables() %}
+    select 'raw.{{ table_name }}', coalesce((select max(raw_id) from {{ source(source_name, table_name) }}), 0)
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+    on conflict (raw_table) do update set screening_through = excluded.screening_through
+{%- endmacro %}
+
+{#- quarantine_holds' post-hook: a row a person released is staged now, no longer held. -#}
+{% macro delete_released_holds() -%}
+    delete from {{ this }} as held
+    using {{ source('ops', 'quarantine_decisions') }} as decided
+    where decided.raw_table = held.raw_table
+        and decided.raw_id = held.raw_id
+        and decided.decision = 'release'
 {%- endmacro %}

@@ -48,6 +48,7 @@ from urllib.parse import urlparse, urlunparse
 import psycopg
 from psycopg import sql
 
+from panro.dbt import BUILD_MARTS, BUILD_STAGING_INTERMEDIATE, SEED
 from panro.ingest import FILE_SOURCE_GROUPS
 from panro.simulate_data import WEEKDAY_WEIGHTS  # how the simulator spreads applications over a week
 
@@ -63,10 +64,10 @@ ALLOCATION_MODEL = "model.panro.fct_allocation_decision"
 # The transform DAG's dbt tasks. Allocation (fct_allocation_decision) is built inside the marts task;
 # its own time comes from dbt's run_results.json, so the marts are built as the DAG builds them.
 DBT_STEPS = [
-    ("dbt seed", ["seed"]),
-    ("dbt staging + intermediate", ["build", "--select", "staging", "intermediate"]),
+    ("dbt seed", SEED),
+    ("dbt staging + intermediate", BUILD_STAGING_INTERMEDIATE),
     ("transformed gate", None),
-    ("dbt marts + restricted", ["build", "--select", "marts", "restricted"]),
+    ("dbt marts + restricted", BUILD_MARTS),
 ]
 TRANSFORM_STAGES = {name for name, args in DBT_STEPS if args is not None}
 

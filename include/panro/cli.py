@@ -204,6 +204,23 @@ def cmd_airflow(args) -> int:
     return subprocess.call([airflow, *args.airflow_args], env=env)
 
 
+def cmd_rebuild_staging(args) -> int:
+    from panro.dbt import DbtError, run_dbt
+    from panro.warehouse import ensure_schema, resolve_url
+
+    url = resolve_url(load_settings())
+    ensure_schema(url)
+    # after a change of a staging model's SQL: the incremental ones are re-read from all of raw (the
+    # next transform rebuilds intermediate and marts on them as usual)
+    try:
+        output = run_dbt(["build", "--select", "staging", "quarantine", "--full-refresh"], url, {})
+    except DbtError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(output.strip().splitlines()[-1])
+    return 0
+
+
 def cmd_demo(args) -> int:
     from panro.demo import run_demo
 
@@ -326,6 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("airflow", help="the airflow CLI with this project's environment")
     p.add_argument("airflow_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_airflow)
+
+    p = sub.add_parser(
+        "rebuild-staging",
+        help="re-read staging and quarantine from all of raw (after a change of a staging model's SQL)",
+    )
+    p.set_defaults(func=cmd_rebuild_staging)
 
     p = sub.add_parser("demo", help="what `make run` does: simulate, serve, replay, summarise")
     p.add_argument("--days", type=int, default=14)

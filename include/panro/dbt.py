@@ -21,6 +21,12 @@ class DbtError(RuntimeError):
     pass
 
 
+# The transform's dbt commands, one definition for the transform DAG and the benchmark that measures it.
+SEED = ["seed", "--full-refresh"]
+BUILD_STAGING_INTERMEDIATE = ["build", "--select", "staging", "quarantine", "intermediate"]
+BUILD_MARTS = ["build", "--select", "marts", "restricted"]
+
+
 def dbt_executable() -> str:
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else "dbt"

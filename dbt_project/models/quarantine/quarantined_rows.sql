@@ -1,51 +1,13 @@
--- One row per raw row that cannot be typed as a record of its source, with the first reason that holds
--- (macros/quarantine.sql: the rules staging filters by, so a row is either staged or here, never both
--- nor neither). Only accepted loads: a load the landing gate refused is held whole (ops.rejected_loads).
--- field names the offending field; value shows it only as far as needed (a BRN as its shape, dates and
--- codes cut to 40 characters); the record stays in raw, which this schema's readers are not given.
--- A row a person dismissed (ops.quarantine_decisions) stays listed with is_dismissed, and is no longer
--- reported by the transformed gate; a released row is staged, so it is not here.
+-- One row per raw row that cannot be typed as a record of its source (quarantine_holds), with the
+-- reason's texts and what a person decided. Only accepted loads: a load the landing gate refused is
+-- held whole (ops.rejected_loads). A row a person dismissed (ops.quarantine_decisions) stays listed with
+-- is_dismissed, and is no longer reported by the transformed gate; a released row is staged, so it is
+-- not here.
 with
 
-{% for source_name, table_name in quarantine_tables() %}
-{{ table_name }} as (
+held as (
 
-    select
-        'raw.{{ table_name }}' as raw_table,
-        '{{ source_name }}' as source_name,
-        reasoned.raw_id,
-        reasoned.load_id,
-        reasoned.loaded_at,
-        {%- if table_name == 'portal_applications' %}
-        reasoned.source_page as received_in,
-        cast(null as integer) as line_no,
-        {%- elif table_name == 'nts_status_answers' %}
-        'asked on ' || reasoned.asked_on as received_in,
-        cast(null as integer) as line_no,
-        {%- else %}
-        reasoned.source_file as received_in,
-        reasoned.line_no,
-        {%- endif %}
-        reasoned.reason_code,
-        {{ quarantine_case(table_name, 'field', 'reasoned') }} as field,
-        {{ quarantine_case(table_name, 'value', 'reasoned') }} as value
-    from (
-        select landed.*, {{ quarantine_case(table_name, 'code', 'landed') }} as reason_code
-        from {{ with_record_text(source_name, table_name) }} as landed
-    ) as reasoned
-    where reasoned.reason_code is not null
-
-),
-{% endfor %}
-
-unioned as (
-
-    {%- for source_name, table_name in quarantine_tables() %}
-    select * from {{ table_name }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    select * from {{ ref('quarantine_holds') }}
 
 ),
 
@@ -53,20 +15,20 @@ final as (
 
     select
         ---------- the raw row
-        unioned.raw_table,
-        unioned.source_name,
-        unioned.raw_id,
-        unioned.load_id,
-        unioned.loaded_at,
-        unioned.received_in,
-        unioned.line_no,
+        held.raw_table,
+        held.source_name,
+        held.raw_id,
+        held.load_id,
+        held.loaded_at,
+        held.received_in,
+        held.line_no,
 
         ---------- why
-        unioned.reason_code,
+        held.reason_code,
         reasons.reason_ko,
         reasons.reason_en,
-        unioned.field,
-        unioned.value,
+        held.field,
+        held.value,
         reasons.is_releasable,
 
         ---------- what a person decided
@@ -75,16 +37,16 @@ final as (
         decided.reason as decision_reason,
         decided.decided_at
 
-    from unioned
+    from held
     left join (
         select distinct raw_table, reason_code, reason_ko, reason_en, is_releasable
         from {{ ref('quarantine_reasons') }}
     ) as reasons
-        on reasons.reason_code = unioned.reason_code
-        and reasons.raw_table = unioned.raw_table
+        on reasons.reason_code = held.reason_code
+        and reasons.raw_table = held.raw_table
     left join {{ source('ops', 'quarantine_decisions') }} as decided
-        on decided.raw_table = unioned.raw_table
-        and decided.raw_id = unioned.raw_id
+        on decided.raw_table = held.raw_table
+        and decided.raw_id = held.raw_id
 
 )
 

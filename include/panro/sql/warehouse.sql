@@ -223,6 +223,15 @@ select latest.load_id, latest.validated_at, count(*) filter (where not v.success
  group by latest.load_id, latest.validated_at
 having bool_or(not v.success);
 
+-- How far quarantine.quarantine_holds has screened each raw table (raw is append-only): its pre-hook
+-- fixes the last raw_id a build screens (screening_through, read in the build's transaction), its
+-- post-hook records it as screened; the next incremental build screens the rows above it.
+create table if not exists ops.quarantine_screening (
+    raw_table         text   primary key,   -- schema-qualified, e.g. raw.portal_applications
+    screened_through  bigint not null default 0,
+    screening_through bigint not null default 0
+);
+
 -- What a person decided about a quarantined raw row (quarantine.quarantined_rows): `release` lets a row
 -- whose only problem is releasable (control characters) into staging as it is; `dismiss` keeps it out
 -- but stops reporting it (a corrected delivery replaced it, or it was never an application). Raw is never

@@ -21,7 +21,7 @@ source as (
 
 ),
 
-renamed as (
+renamed as materialized (  -- typed once per row: the later steps read its columns many times
 
     select
         ---------- ids
