@@ -399,6 +399,28 @@ def test_transformed_and_publish_gates_on_the_dbt_build(fresh_db, tmp_path, stat
     assert len(unique) == 1
     assert unique[0].startswith("intermediate.int_applications_current: ") and "FF24-0000002" in unique[0]
 
+    # transformed: a staged score line lost; a portal row quarantined as well as staged while another
+    # is lost (the counts balance: only the rows in both places give it away)
+    with connect(url) as conn:
+        conn.execute(
+            "delete from staging.stg_evaluation__scores where raw_id = (select min(raw_id) from staging.stg_evaluation__scores)"
+        )
+        conn.execute(
+            """insert into quarantine.quarantined_rows (raw_table, raw_id, load_id, reason_code, is_dismissed)
+               select 'raw.portal_applications', raw_id, load_id, 'CONTROL_CHARACTER', false
+                 from staging.stg_portal__applications where application_id = 'FF24-0000003'"""
+        )
+        conn.execute("delete from staging.stg_portal__applications where application_id = 'FF24-0000004'")
+    lost = failures_of(
+        run_gate(url, "transformed", run_id="t3b", business_day=DAY),
+        "[적재별 원본 행 = 스테이징 행 + 격리 행]",
+    )
+    assert sorted(f.split(":")[0] for f in lost) == [
+        "staging.stg_evaluation__scores",
+        "staging.stg_portal__applications",
+    ]
+    assert '"rows_both": 1' in next(f for f in lost if f.startswith("staging.stg_portal"))
+
     # publish: a published decision changed, a quota lowered under the selections, a verdict that
     # contradicts its reasons
     with connect(url) as conn:
@@ -436,9 +458,11 @@ def test_transformed_and_publish_gates_on_the_dbt_build(fresh_db, tmp_path, stat
         "select run_id, bool_and(success), sum(hard_failures) from ops.validation_results"
         " where gate = 'publish' group by run_id order by run_id",
     ) == [("t", True, 0), ("t2", True, 0), ("t4", False, 3)]
-    # the BRN warning of each transformed run, then the two failed gates
+    # the BRN warning of each transformed run, and each failed gate
     assert [a["kind"] for a in alerts(state_dir)] == [
         "quality_warning",
+        "quality_warning",
+        "gate_failed",
         "quality_warning",
         "gate_failed",
         "gate_failed",
@@ -515,6 +539,26 @@ def test_a_refused_load_stays_rejected_until_a_person_accepts_it(fresh_db, state
     assert query(url, "select accepted_by from ops.load_acceptances") == [("김담당",)]
 
 
+def o2o(n: int, status: str) -> dict:
+    """A 소상공인24 export line (the partner's Korean header)."""
+    return {
+        "접수번호": f"O2O-{n:04d}",
+        "처리상태": status,
+        "신청일시": "2024-03-05 09:30:00",
+        "사업자등록번호": "120-81-47521",
+    }
+
+
+def workbook_row(name: str) -> dict:
+    """A 소담스퀘어 workbook row as staff type it."""
+    return {
+        "신청일시": "2024.03.05 14:20",
+        "사업자등록번호": "120-81-47521",
+        "상호": name,
+        "개인정보동의": "Y",
+    }
+
+
 def test_incremental_staging_and_quarantine_equal_a_full_build(fresh_db, state_dir, monkeypatch):
     """The row-by-row staging models and quarantine_holds read only the raw rows they have not read; what
     they hold after incremental builds is what a full build makes of the same raw and ops tables: new
@@ -536,6 +580,10 @@ def test_incremental_staging_and_quarantine_equal_a_full_build(fresh_db, state_d
             for table, key in (
                 ("staging.stg_portal__applications", "raw_id"),
                 ("staging.stg_evaluation__scores", "raw_id"),
+                ("staging.base_sbiz24__o2o_application_rows", "raw_id"),
+                ("staging.stg_sbiz24__o2o_applications", "application_id, version_no"),
+                ("staging.base_kakao__application_rows", "raw_id"),
+                ("staging.stg_kakao__applications", "application_id, version_no"),
                 ("quarantine.quarantined_rows", "raw_table, raw_id"),
             )
         }
@@ -569,6 +617,17 @@ def test_incremental_staging_and_quarantine_equal_a_full_build(fresh_db, state_d
     )
     assert not run_gate(url, "landing", run_id="r2", business_day=DAY, load_ids=[refused]).success
     assert run_gate(url, "landing", run_id="r2", business_day=DAY, load_ids=[held, scored]).success
+    # partner files whose rows collapse into versions across files (typed row by row, incrementally)
+    land_file(
+        url, "sbiz24", "raw.sbiz24_o2o_applications", "o2o_20240305.csv", [o2o(1, "접수"), o2o(2, "접수")]
+    )
+    land_file(
+        url,
+        "kakao",
+        "raw.kakao_applications",
+        "busan_20240305.xlsx",
+        [workbook_row("가"), workbook_row("가")],
+    )
     build()
     assert not staged_portal() & portal_raw_ids(refused)
     bell = max(portal_raw_ids(held))
@@ -584,6 +643,16 @@ def test_incremental_staging_and_quarantine_equal_a_full_build(fresh_db, state_d
     # gate run refuses after the transform has staged it (the transform raced its gate)
     accept_load(url, refused, accepted_by="김담당", reason="파트너 확인: 시험 행")
     decide(url, "raw.portal_applications", bell, "release", decided_by="김담당", reason="벨 문자는 무해")
+    land_file(
+        url, "sbiz24", "raw.sbiz24_o2o_applications", "o2o_20240306.csv", [o2o(1, "접수"), o2o(2, "취소")]
+    )
+    land_file(
+        url,
+        "kakao",
+        "raw.kakao_applications",
+        "busan_20240312.xlsx",
+        [workbook_row("가"), workbook_row("나")],
+    )
     raced = land_portal(
         url, [application(200 + i, brn="120-81" if i % 2 else None) for i in range(20)], run_id="r3"
     )
@@ -592,6 +661,17 @@ def test_incremental_staging_and_quarantine_equal_a_full_build(fresh_db, state_d
     assert not run_gate(url, "landing", run_id="r3", business_day=DAY, load_ids=[raced]).success
     build()
     assert not staged_portal() & portal_raw_ids(raced)
+    # the repeat of day 2 is the same version; the changed lines are new versions
+    assert query(
+        url,
+        "select application_id, version_no, times_received from staging.stg_sbiz24__o2o_applications order by 1, 2",
+    ) == [("O2O-0001", 1, 2), ("O2O-0002", 1, 1), ("O2O-0002", 2, 1)]
+    assert query(
+        url, "select business_name, times_received from staging.stg_kakao__applications order by 1"
+    ) == [
+        ("가", 3),
+        ("나", 1),
+    ]
 
     incremental = contents()
     # what operations run after a change of a staging model: every row re-read from raw

@@ -23,18 +23,31 @@ requirements as (
 
 ),
 
-uploaded as (
+-- Materialized: try_cast_date reads its argument several times, and reading it out of the JSON each
+-- time made this the slowest intermediate model (11 s of 15 at 200,000 applications).
+uploaded_text as materialized (
 
     select
         applications.application_id,
         lower(btrim(uploads.document ->> 'type')) as document_type,
-        {{ try_cast_date("btrim(uploads.document ->> 'issued_on')") }} as issued_on,
-        {{ try_cast_date("btrim(uploads.document ->> 'valid_until')") }} as valid_until
+        btrim(uploads.document ->> 'issued_on') as issued_on_text,
+        btrim(uploads.document ->> 'valid_until') as valid_until_text
     from applications
     cross join lateral jsonb_array_elements(
         case when jsonb_typeof(applications.documents) = 'array' then applications.documents else '[]'::jsonb end
     ) as uploads (document)
     where jsonb_typeof(uploads.document) = 'object'
+
+),
+
+uploaded as (
+
+    select
+        application_id,
+        document_type,
+        {{ try_cast_date('issued_on_text') }} as issued_on,
+        {{ try_cast_date('valid_until_text') }} as valid_until
+    from uploaded_text
 
 ),
 
