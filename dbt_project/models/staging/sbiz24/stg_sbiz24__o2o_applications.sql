@@ -13,39 +13,9 @@ received as (  -- typed line by line, each raw line once (base_sbiz24__o2o_appli
 
 ),
 
-changes as (
+versions as (
 
-    select
-        received.*,
-        case
-            when content_key is not distinct from lag(content_key) over received_order then 0
-            else 1
-        end as starts_version
-    from received
-    window received_order as (partition by application_id order by received_on, raw_id)
-
-),
-
-numbered as (
-
-    select
-        changes.*,
-        sum(starts_version) over (
-            partition by application_id
-            order by received_on, raw_id
-            rows between unbounded preceding and current row
-        ) as version_no
-    from changes
-
-),
-
-counted as (
-
-    select
-        numbered.*,
-        count(*) over (partition by application_id, version_no) as times_received,
-        {{ raw_ids_over('partition by application_id, version_no') }} as raw_ids
-    from numbered
+    {{ versions_of('received') }}
 
 ),
 
@@ -95,8 +65,7 @@ final as (
         cast(times_received as integer) as times_received,
         raw_ids
 
-    from counted
-    where starts_version = 1
+    from versions
 
 )
 
