@@ -30,11 +30,11 @@ def panro_transform():
         return round_to_decide(context)
 
     @task
-    def dbt_seed(dbt_vars: dict) -> None:
-        from panro.dbt import SEED, run_dbt
+    def dbt_seed(dbt_vars: dict) -> bool:
+        from panro.dbt import seed_if_changed
         from panro_airflow import warehouse_url
 
-        run_dbt(SEED, warehouse_url(), dbt_vars)
+        return seed_if_changed(warehouse_url(), dbt_vars) is not None  # False: unchanged, not reloaded
 
     @task
     def source_freshness(dbt_vars: dict, **context) -> dict:

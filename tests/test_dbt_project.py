@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
@@ -21,7 +22,7 @@ import psycopg
 
 from panro.brn import brn_check_digit
 from panro.config import load_settings
-from panro.dbt import DOCS_FILES, SALT_PLACEHOLDER, generate_docs
+from panro.dbt import DOCS_FILES, SALT_PLACEHOLDER, generate_docs, seed_if_changed
 from panro.warehouse import dbt_env, ensure_schema
 
 PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -688,3 +689,36 @@ def test_round_date_reaches_sql_only_as_a_checked_date(fresh_db, tmp_path):
         run_id="x",
     )
     assert "date '2024-03-08'" in compiled
+
+
+def test_seeds_are_reloaded_only_when_they_change(fresh_db, tmp_path):
+    """The transform loads the rules (seeds) when their files, config or dbt changed, or a seed table is
+    missing; an unchanged day costs no dbt run."""
+    url = fresh_db
+    ensure_schema(url)
+    home = tmp_path / "home"
+    shutil.copytree(
+        load_settings().dbt_project_dir, home / "dbt_project", ignore=shutil.ignore_patterns("target", "logs")
+    )
+    settings = dataclasses.replace(load_settings(), home=home, state_dir=tmp_path / "state")
+    assert seed_if_changed(url, settings=settings) is not None  # nothing loaded yet
+    assert seed_if_changed(url, settings=settings) is None
+    assert query(url, "select count(*) from ops.seed_state") == [(1,)]
+
+    # a corrected reason text reaches the warehouse the next day
+    csv = home / "dbt_project" / "seeds" / "reason_codes.csv"
+    csv.write_text(
+        csv.read_text(encoding="utf-8").replace("사업자등록번호 누락,", "사업자등록번호 미기재,"),
+        encoding="utf-8",
+    )
+    assert seed_if_changed(url, settings=settings) is not None
+    assert query(url, "select text_ko from reference.reason_codes where reason_code = 'BRN_MISSING'") == [
+        ("사업자등록번호 미기재",)
+    ]
+    assert seed_if_changed(url, settings=settings) is None
+
+    # a seed table lost (dropped by hand, a restore of part of the schema) is loaded again
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("drop table reference.ksic_sections")
+    assert seed_if_changed(url, settings=settings) is not None
+    assert query(url, "select count(*) > 0 from reference.ksic_sections") == [(True,)]

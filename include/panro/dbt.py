@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -25,6 +26,49 @@ class DbtError(RuntimeError):
 SEED = ["seed", "--full-refresh"]
 BUILD_STAGING_INTERMEDIATE = ["build", "--select", "staging", "quarantine", "intermediate"]
 BUILD_MARTS = ["build", "--select", "marts", "restricted"]
+
+
+def seed_digest(settings: Settings | None = None) -> str:
+    """SHA-256 of what the seeds load: every file under ``seeds/``, ``dbt_project.yml`` (their config),
+    the macros (where schemas are named) and the dbt version that loads them."""
+    from importlib.metadata import version
+
+    project = (settings or load_settings()).dbt_project_dir
+    digest = hashlib.sha256(f"dbt-core {version('dbt-core')}\n".encode())
+    files = [p for folder in ("seeds", "macros") for p in (project / folder).rglob("*") if p.is_file()]
+    for path in [project / "dbt_project.yml", *sorted(files)]:
+        digest.update(f"{path.relative_to(project).as_posix()}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def seed_if_changed(url: str, dbt_vars: dict | None = None, settings: Settings | None = None) -> str | None:
+    """``dbt seed`` when the seeds differ from those the warehouse holds (ops.seed_state) or one of
+    their tables is missing; otherwise nothing. Returns dbt's output when it seeded, else None."""
+    from panro.warehouse import connect, ensure_schema
+
+    settings = settings or load_settings()
+    ensure_schema(url)
+    digest = seed_digest(settings)
+    tables = sorted(p.stem for p in (settings.dbt_project_dir / "seeds").rglob("*.csv"))
+    with connect(url) as conn:
+        held = conn.execute("select digest from ops.seed_state").fetchone()
+        missing = [
+            t
+            for t in tables
+            if conn.execute("select to_regclass(%s)", (f"reference.{t}",)).fetchone()[0] is None
+        ]
+    if held is not None and held[0] == digest and not missing:
+        log.info("dbt seed: the %d seeds are unchanged since they were loaded, not reloaded", len(tables))
+        return None
+    output = run_dbt(SEED, url, dbt_vars, settings)
+    with connect(url) as conn:
+        conn.execute(
+            """insert into ops.seed_state (digest) values (%s)
+               on conflict (is_current) do update set digest = excluded.digest, seeded_at = now()""",
+            (digest,),
+        )
+    return output
 
 
 def dbt_executable() -> str:

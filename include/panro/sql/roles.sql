@@ -61,6 +61,7 @@ grant select on all tables in schema raw to panro_transformer;
 grant select, insert on all tables in schema ops to panro_transformer;
 grant usage, select on all sequences in schema ops to panro_transformer;
 grant update on ops.quarantine_screening to panro_transformer;  -- quarantine_holds' hooks
+grant update on ops.seed_state to panro_transformer;  -- the seeds it loaded
 
 -- BI and staff extracts: only schema usage here; SELECT on each table is dbt's grant.
 grant usage on schema marts to panro_bi, panro_staff_extract;

@@ -232,6 +232,15 @@ create table if not exists ops.quarantine_screening (
     screening_through bigint not null default 0
 );
 
+-- The seeds (the rules as data) the warehouse holds: a digest of the seed files and their config. The
+-- transform reloads them only when it differs (panro.dbt.seed_if_changed): reloading unchanged rules
+-- every day cost a dbt run (6 s and more) for nothing.
+create table if not exists ops.seed_state (
+    is_current boolean     primary key default true check (is_current),   -- one row
+    digest     text        not null,
+    seeded_at  timestamptz not null default now()
+);
+
 -- What a person decided about a quarantined raw row (quarantine.quarantined_rows): `release` lets a row
 -- whose only problem is releasable (control characters) into staging as it is; `dismiss` keeps it out
 -- but stops reporting it (a corrected delivery replaced it, or it was never an application). Raw is never
