@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from panro.config import load_settings
-from panro.dbt import run_dbt
+from panro.dbt import DbtError, run_dbt
 from panro.loaders.raw import (
     LoadResult,
     canonical_json,
@@ -680,3 +680,17 @@ def test_incremental_staging_and_quarantine_equal_a_full_build(fresh_db, state_d
     monkeypatch.setenv("WAREHOUSE_URL", url)
     assert main(["rebuild-staging"]) == 0
     assert contents() == incremental
+
+    # every received partner row stands in exactly one version: a version lost (its rows in none), or a
+    # version doubled (its rows in two), fails the staging build's test, which names the raw rows
+    with connect(url) as conn:
+        conn.execute(
+            "delete from staging.stg_sbiz24__o2o_applications where application_id = 'O2O-0002' and version_no = 2"
+        )
+        conn.execute(
+            "insert into staging.stg_kakao__applications"
+            " select * from staging.stg_kakao__applications where business_name = '나'"
+        )
+    for model in ("stg_sbiz24__o2o_applications", "stg_kakao__applications"):
+        with pytest.raises(DbtError, match=f"stands_for_each_row_once_{model}"):
+            run_dbt(["test", "--select", model], url, dbt_vars, settings)

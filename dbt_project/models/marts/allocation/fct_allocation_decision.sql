@@ -4,6 +4,7 @@
         incremental_strategy='append',
         full_refresh=false,
         on_schema_change='fail',
+        post_hook=['analyze {{ this }}'],
     )
 }}
 -- THE DECISION LEDGER: one row per decision event, appended by the round (var round_date) that made
@@ -31,6 +32,9 @@
 -- rule puts in conflict only the earliest submitted may be selected (PARTICIPATION_PRIORITY). Both
 -- depend only on what is already in the ledger or waiting, so a rerun of D with the same inputs finds
 -- nothing more to do.
+-- Analyzed after each append: its statistics otherwise end before the round just appended, and the
+-- planner, guessing one row for the day's events, joined them with the waiting list by nested loop
+-- (the extract took 6.6 s at 200,000 applications instead of 0.2 s).
 -- The inputs read several times are `not materialized`: as materialized CTEs they carry no statistics,
 -- the planner guessed trillions of rows for the pool and sized a hash join for them (a million batches
 -- for 28,000 rows: 35 s at 200,000 applications instead of 3 s).
