@@ -7,9 +7,14 @@
 -- file counts (a re-delivery is a correction). int_committee_scores_aggregated averages these.
 with
 
-lines as (
+-- Not materialized, and only the columns used: materialized, every score line was copied whole to
+-- disk before being read twice (8.1 s -> 6.8 s for 1.9 million lines).
+lines as not materialized (
 
-    select * from {{ ref('stg_evaluation__scores') }}
+    select
+        raw_id, source_file, file_sha256, application_id, round_id, round_date, program_code,
+        reviewer_id, criterion, score, has_conflict_of_interest, scored_at
+    from {{ ref('stg_evaluation__scores') }}
 
 ),
 
