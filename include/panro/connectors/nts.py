@@ -21,6 +21,7 @@ import requests
 
 from panro.brn import normalize_brn
 from panro.connectors.http import RetryPolicy, redactor, send_with_retries
+from panro.jsoncodec import parse_json
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class NtsClient:
         for batch in self.batches(b_nos):
             response = self._post(batch)
             try:
-                body = response.json()
+                body = parse_json(response.content)
             except ValueError as exc:
                 raise NtsError(
                     f"batch of {len(batch)}: the answer is not JSON: {self._redact(str(exc))}"

@@ -15,6 +15,7 @@ from datetime import datetime
 import requests
 
 from panro.connectors.http import RETRY_STATUSES, RetryPolicy, send_with_retries
+from panro.jsoncodec import parse_json
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class PortalClient:
                 params["cursor"] = cursor
             response = self._get(params)
             try:
-                body = response.json()
+                body = parse_json(response.content)
                 items = body["items"]
                 next_cursor = body.get("next_cursor")
             except (ValueError, KeyError, TypeError) as exc:

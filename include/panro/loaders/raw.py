@@ -10,7 +10,6 @@ Also the load ledger: one row per load attempt with rows, bytes, duration and ou
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 import uuid
@@ -21,19 +20,12 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg import sql
 
+from panro.jsoncodec import canonical_json
+
 log = logging.getLogger(__name__)
 
 # PostgreSQL text and jsonb cannot hold U+0000; the loaders store it as U+FFFD instead (see storable).
 NUL, NUL_STAND_IN = "\x00", "\ufffd"
-
-# One encoder for every record (json.dumps with these options would build a new one per call).
-_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
-
-
-def canonical_json(record: object) -> str:
-    """One text per content: keys sorted, no whitespace, Hangul kept as is."""
-    return _CANONICAL(record)
-
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -145,12 +137,19 @@ def copy_portal_versions(
            ) on commit drop"""
     )
     received = 0
+    seen: set[str] = set()
     with conn.cursor().copy(
         "copy portal_incoming (seq, source_page, record_hash, application_id, updated_at_text, record) from stdin"
     ) as copy:
         for source_page, item in rows:
             label = item.get("application_id") if isinstance(item, dict) else None
             record, record_hash, text = storable(item, f"portal {source_page} record {label or received + 1}")
+            received += 1
+            # the same version twice in one load (a record repeated across pages) lands once, at its
+            # first arrival; de-duplicated here, the insert below need not sort the records by hash
+            if record_hash in seen:
+                continue
+            seen.add(record_hash)
             fields = record if isinstance(record, dict) else {}
             app_id, updated_at = fields.get("application_id"), fields.get("updated_at")
             copy.write_row(
@@ -163,16 +162,13 @@ def copy_portal_versions(
                     text,
                 )
             )
-            received += 1
-    # distinct on: the same version twice in one batch (a record repeated across pages) lands once, at its
-    # first arrival; raw_id follows arrival order (of two versions with the same updated_at, the later
-    # received is the later landed, which staging takes as current).
+    # raw_id follows arrival order (of two versions with the same updated_at, the later received is the
+    # later landed, which staging takes as current)
     inserted = conn.execute(
         """insert into raw.portal_applications
                (load_id, loaded_at, source_page, record_hash, application_id, updated_at_text, record)
            select %s, now(), source_page, record_hash, application_id, updated_at_text, record
-             from (select distinct on (record_hash) * from portal_incoming order by record_hash, seq) i
-            order by seq
+             from portal_incoming order by seq
            on conflict (record_hash) do nothing""",
         (load_id,),
     ).rowcount
