@@ -127,8 +127,17 @@ def test_score_files_load_once_and_bad_files_are_refused_whole(fresh_db, tmp_pat
     # a corrected re-delivery under the same name is a new file
     (folder / "scores_20240308-1-3.csv").write_bytes(score_csv([ROW]))
     assert [r.outcome for r in ingest_evaluation(fresh_db, tmp_path, "run-3")] == ["success"]
+    # the same bytes sent again under another name: read, and no line lands twice
+    (folder / "scores_20240308-2-5-resent.csv").write_bytes((folder / "scores_20240308-2-5.csv").read_bytes())
+    [resent] = ingest_evaluation(fresh_db, tmp_path, "run-4")
+    assert (resent.outcome, resent.rows_received, resent.rows_inserted) == ("success", 2, 0)
     with psycopg.connect(fresh_db) as conn:
         assert conn.execute("select count(*) from raw.evaluation_scores").fetchone()[0] == 3
+        # raw_id follows the file's lines
+        assert conn.execute(
+            "select array_agg(line_no order by raw_id) from raw.evaluation_scores"
+            " where source_file = 'scores_20240308-2-5.csv'"
+        ).fetchone()[0] == [2, 3]
         messages = [
             m for (m,) in conn.execute("select message from ops.load_ledger where outcome = 'refused'")
         ]

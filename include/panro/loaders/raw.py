@@ -188,11 +188,27 @@ def copy_file_rows(
 
     ``dedupe="file_line"`` keeps every line of every file (a re-load of the same file adds nothing);
     ``"content"`` keeps one row per distinct row content (for snapshots that repeat rows)."""
-    schema, name = table.split(".")
+    target = sql.Identifier(*table.split("."))
+    received = 0
+    if dedupe == "file_line" and not conn.execute(
+        sql.SQL("select exists (select from {} where file_sha256 = %s)").format(target), (file_sha256,)
+    ).fetchone()[0]:
+        # Raw holds no line of this file (the usual case: a file is read once, in one transaction): the
+        # lines go straight in, without a second write and read through the temporary table.
+        loaded_at = conn.execute("select now()").fetchone()[0]
+        with conn.cursor().copy(
+            sql.SQL(
+                "copy {} (load_id, loaded_at, source_file, file_sha256, line_no, record_hash, record) from stdin"
+            ).format(target)
+        ) as copy:
+            for line_no, row in rows:
+                _, record_hash, text = storable(row, f"{source_file} line {line_no}")
+                copy.write_row((load_id, loaded_at, source_file, file_sha256, line_no, record_hash, text))
+                received += 1
+        return received, received
     conn.execute(
         "create temporary table file_incoming (line_no integer, record_hash text, record jsonb) on commit drop"
     )
-    received = 0
     with conn.cursor().copy("copy file_incoming (line_no, record_hash, record) from stdin") as copy:
         for line_no, row in rows:
             _, record_hash, text = storable(row, f"{source_file} line {line_no}")
@@ -208,13 +224,13 @@ def copy_file_rows(
     )
     inserted = conn.execute(
         sql.SQL(
-            """insert into {}.{} (load_id, loaded_at, source_file, file_sha256, line_no, record_hash, record)
+            """insert into {} (load_id, loaded_at, source_file, file_sha256, line_no, record_hash, record)
                select %s, now(), %s, %s, line_no, record_hash, record from """
             + incoming
             + " on conflict "
             + conflict
             + " do nothing"
-        ).format(sql.Identifier(schema), sql.Identifier(name)),
+        ).format(target),
         (load_id, source_file, file_sha256),
     ).rowcount
     return received, inserted
