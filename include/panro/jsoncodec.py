@@ -12,9 +12,7 @@ import json
 
 import orjson
 
-__all__ = ["JSONDecodeError", "canonical_json", "parse_json"]
-
-JSONDecodeError = orjson.JSONDecodeError  # a ValueError
+__all__ = ["canonical_json", "parse_json"]
 
 _STDLIB = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
@@ -27,10 +25,6 @@ _OPTIONS = (
     | orjson.OPT_PASSTHROUGH_DATACLASS
 )
 
-# orjson and the standard library write every JSON value alike except floats in exponent range
-# (1e-05 against 0.00001, 8e-07 against 8e-7): a text showing any of their marks (e-, e+, 0.0000) is
-# made again by the standard library. A string holding one is too, which costs only time.
-
 
 def canonical_json(record: object) -> str:
     """One text per content: keys sorted, no whitespace, Hangul kept as is. ``record`` is a JSON value
@@ -39,13 +33,16 @@ def canonical_json(record: object) -> str:
         text = orjson.dumps(record, option=_OPTIONS)
     except TypeError:  # integers beyond 64 bits, lone surrogates, keys that are not text
         return _STDLIB(record)
+    # The two write every JSON value alike but floats in exponent range (1e-05 against 0.00001, 8e-07
+    # against 8e-7): a text showing one of their marks is made again by the standard library (a string
+    # holding one is too, which costs only time).
     if b"e-" in text or b"e+" in text or b"0.0000" in text:
         return _STDLIB(record)
     return text.decode()
 
 
 def parse_json(content: bytes | str) -> object:
-    """The JSON value of ``content``; raises ``JSONDecodeError`` (a ValueError) for what is not JSON,
+    """The JSON value of ``content``; raises a ValueError for what is not JSON,
     including NaN, infinities and lone surrogates, which no loader could store anyway (jsonb refuses
     them). An integer beyond 64 bits, which orjson would read as a float, is read exactly."""
     value = orjson.loads(content)

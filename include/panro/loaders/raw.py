@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # PostgreSQL text and jsonb cannot hold U+0000; the loaders store it as U+FFFD instead (see storable).
 NUL, NUL_STAND_IN = "\x00", "\ufffd"
 
+
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -190,9 +191,12 @@ def copy_file_rows(
     ``"content"`` keeps one row per distinct row content (for snapshots that repeat rows)."""
     target = sql.Identifier(*table.split("."))
     received = 0
-    if dedupe == "file_line" and not conn.execute(
-        sql.SQL("select exists (select from {} where file_sha256 = %s)").format(target), (file_sha256,)
-    ).fetchone()[0]:
+    if (
+        dedupe == "file_line"
+        and not conn.execute(
+            sql.SQL("select exists (select from {} where file_sha256 = %s)").format(target), (file_sha256,)
+        ).fetchone()[0]
+    ):
         # Raw holds no line of this file (the usual case: a file is read once, in one transaction): the
         # lines go straight in, without a second write and read through the temporary table.
         loaded_at = conn.execute("select now()").fetchone()[0]
