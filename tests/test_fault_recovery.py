@@ -2,8 +2,9 @@
 and prove, after the rerun or the retries, that the warehouse equals a clean run of the same inputs.
 
 Each fault lands at a real point of the work, found by polling PostgreSQL, never after a sleep: a COPY
-half done (``pg_stat_progress_copy``), the insert into raw running, a dbt model waiting on a lock
-that this test holds on the next table (a pause between two models of one ``dbt build``, whatever
+half done (``pg_stat_progress_copy``), a file's marking as done waiting on a lock this test holds
+(every row written, the transaction not committed), a dbt model waiting on a lock that this test
+holds on the next table (a pause between two models of one ``dbt build``, whatever
 the machine's speed), the decision ledger's append waiting likewise. A killed ``dbt build`` is
 killed with its Python parent (one process group), as a dying Airflow worker would be. Through the
 real DAGs (``replayer.Replayer``, marked slow): the simulated portal answers 30 % of requests with a
@@ -263,7 +264,9 @@ def big_partner_files(tmp_path_factory) -> Path:
     return drop
 
 
-@pytest.mark.parametrize("phase", ["copy", "insert"])
+# copy: killed half way through the COPY of the second file's rows into raw; mark: killed after all of
+# them are written, as the file is being marked done (ops.processed_files), before the commit
+@pytest.mark.parametrize("phase", ["copy", "mark"])
 def test_file_load_killed_half_way_is_not_marked_done_and_its_rerun_equals_a_clean_load(
     pg_server, tmp_path, big_partner_files, phase
 ):
@@ -292,8 +295,8 @@ def test_file_load_killed_half_way_is_not_marked_done_and_its_rerun_equals_a_cle
                 child=child,
                 log=log,
             )
-        with psycopg.connect(pg_server, autocommit=True) as admin:
-            if phase == "copy":
+        if phase == "copy":
+            with psycopg.connect(pg_server, autocommit=True) as admin:
                 # COPY progress (rows taken by the server so far), once past half of the file
                 progress = "select tuples_processed from pg_stat_progress_copy where datname = %s"
                 at = wait_for(
@@ -304,18 +307,18 @@ def test_file_load_killed_half_way_is_not_marked_done_and_its_rerun_equals_a_cle
                     child=child,
                     log=log,
                 )
-            else:
-                at = wait_for(
-                    "the insert of the second file into raw",
-                    lambda: admin.execute(
-                        """select 1 from pg_stat_activity where datname = %s and state = 'active'
-                              and query ilike 'insert into "raw"."sbiz24_o2o_applications"%%'""",
-                        (dbname,),
-                    ).fetchone(),
+            kill_group(child)
+        else:
+            # SHARE lets the load read which files are done and stops it marking the second one: the
+            # kill lands after every row of the file is written, inside its transaction
+            with holding_lock(killed, "ops.processed_files", "share"):
+                wait_for(
+                    "the second file's marking as done",
+                    lambda: waiting_on_lock(pg_server, killed, "insert into ops.processed_files%"),
                     child=child,
                     log=log,
                 )
-        kill_group(child)
+                kill_group(child)
         wait_sessions_gone(pg_server, killed)
         if phase == "copy":
             assert at < second_rows, "the COPY had already finished: not half way"
