@@ -22,7 +22,15 @@ import psycopg
 
 from panro.brn import brn_check_digit
 from panro.config import load_settings
-from panro.dbt import DOCS_FILES, SALT_PLACEHOLDER, generate_docs, seed_if_changed
+from panro.dbt import (
+    BUILD_MARTS,
+    BUILD_STAGING_INTERMEDIATE,
+    DOCS_FILES,
+    SALT_PLACEHOLDER,
+    generate_docs,
+    seed_if_changed,
+)
+from panro.dbt import run_dbt as panro_dbt
 from panro.warehouse import dbt_env, ensure_schema
 
 PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -218,6 +226,53 @@ def land_nts(url: str, brns: list[str], asked_on: str, load_id: str, status_code
             )
 
 
+def defined_unit_tests() -> set[str]:
+    """The names of the unit tests the project's yml files define."""
+    import yaml
+
+    return {
+        test["name"]
+        for path in (PROJECT / "models").rglob("*.yml")
+        for test in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("unit_tests", [])
+    }
+
+
+def assert_every_unit_test_passed(run_results: Path) -> None:
+    results = json.loads(run_results.read_text(encoding="utf-8"))["results"]
+    ran = {
+        r["unique_id"].rsplit(".", 1)[-1]: r["status"]
+        for r in results
+        if r["unique_id"].startswith("unit_test.")
+    }
+    assert set(ran) == defined_unit_tests() and len(ran) >= 30, sorted(set(ran) ^ defined_unit_tests())
+    assert {name: status for name, status in ran.items() if status != "pass"} == {}
+
+
+def test_daily_builds_select_every_model_and_data_test_but_no_unit_test(tmp_path):
+    """The transform's two builds cover every model and every data test between them, bar the tests
+    of the seeds (the seeds are code: `dbt seed` loads them when they change, and CI's builds test
+    them), and leave the unit tests to CI."""
+
+    def listed(*args: str) -> set[tuple[str, str]]:
+        # dbt ls reads the project only: the URL names no server it would reach
+        out = panro_dbt(
+            ["ls", *args, "--output", "json", "--output-keys", "resource_type unique_id"],
+            "postgresql://nobody@localhost:1/none",
+            {"round_date": "2024-03-04", "run_id": "ls"},
+            target=tmp_path / "target",
+        )
+        nodes = [json.loads(line) for line in out.splitlines() if line.startswith('{"')]
+        return {(n["resource_type"], n["unique_id"]) for n in nodes if "unique_id" in n}
+
+    daily = listed(*BUILD_STAGING_INTERMEDIATE[1:]) | listed(*BUILD_MARTS[1:])
+    seed_tests = listed("--select", "path:seeds", "--resource-type", "test")
+    everything = listed()
+    assert {kind for kind, _ in daily} == {"model", "test"}
+    assert seed_tests
+    assert {n for n in everything if n[0] in ("model", "test")} - seed_tests == daily - seed_tests
+    assert any(kind == "unit_test" for kind, _ in everything)
+
+
 def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(sql, params).fetchall()
@@ -336,6 +391,8 @@ def test_eligibility_scores_and_decision_ledger(fresh_db, tmp_path, monkeypatch)
 
     run_dbt(url, tmp_path, "seed", round_date=ROUND_1, run_id="run-1")
     run_dbt(url, tmp_path, "build", round_date=ROUND_1, run_id="run-1")
+    # the daily builds leave the unit tests out, so this build is where every one of them must pass
+    assert_every_unit_test_passed(tmp_path / "target" / "run_results.json")
 
     # -- eligibility: a verdict and sorted reason codes for every application present on ROUND_1
     verdicts = {
