@@ -272,7 +272,7 @@ def test_file_load_killed_half_way_is_not_marked_done_and_its_rerun_equals_a_cle
 ):
     source = SOURCES["sbiz24"]
     first, second = sorted((big_partner_files / "sbiz24").glob("o2o_*.csv"))
-    second_rows = len(source.read(second.read_bytes(), second.name))
+    second_rows = len(list(source.read(second.read_bytes(), second.name)))
     with databases(pg_server) as create:
         killed, clean = create("killed"), create("clean")
         dbname = urlparse(killed).path.lstrip("/")
@@ -325,7 +325,7 @@ def test_file_load_killed_half_way_is_not_marked_done_and_its_rerun_equals_a_cle
 
         # nothing of the killed file landed, and nothing says it did
         assert query(killed, "select source_file, count(*) from raw.sbiz24_o2o_applications group by 1") == [
-            (first.name, len(source.read(first.read_bytes(), first.name)))
+            (first.name, len(list(source.read(first.read_bytes(), first.name))))
         ]
         assert [f for (f,) in query(killed, "select file_name from ops.processed_files")] == [first.name]
         assert sorted(query(killed, "select source_file, outcome from ops.load_ledger")) == [

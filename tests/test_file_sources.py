@@ -20,7 +20,7 @@ def sbiz24(lines: list[str], encoding: str = "cp949") -> bytes:
 
 
 def test_sbiz24_cp949_with_crlf_is_read_with_korean_keys():
-    rows = SOURCES["sbiz24"].read(sbiz24([SBIZ24_ROW, SBIZ24_ROW]), "o2o_20240304.csv")
+    rows = list(SOURCES["sbiz24"].read(sbiz24([SBIZ24_ROW, SBIZ24_ROW]), "o2o_20240304.csv"))
     assert [line for line, _ in rows] == [2, 3]
     assert rows[0][1]["상호명"] == "한빛식품" and rows[0][1]["처리상태"] == "접수"
 
@@ -38,7 +38,7 @@ def test_sbiz24_cp949_with_crlf_is_read_with_korean_keys():
 )
 def test_sbiz24_files_that_cannot_be_read_are_refused(data, problem):
     with pytest.raises(RefusedFile, match=problem) as info:
-        SOURCES["sbiz24"].read(data, "o2o_20240305.csv")
+        list(SOURCES["sbiz24"].read(data, "o2o_20240305.csv"))
     assert "o2o_20240305.csv" in str(info.value)
 
 
@@ -119,7 +119,7 @@ def test_kakao_workbook_without_the_header_is_refused():
 
 def test_reference_lists_read_as_utf8_csv():
     data = "brn,checked_on,national_tax_arrears,local_tax_arrears,financial_default\n1208147521,2024-03-01,N,N,Y\n"
-    rows = SOURCES["reference_credit_checks"].read(data.encode(), "credit_checks_20240304.csv")
+    rows = list(SOURCES["reference_credit_checks"].read(data.encode(), "credit_checks_20240304.csv"))
     assert rows == [
         (
             2,

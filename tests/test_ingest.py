@@ -155,7 +155,43 @@ def test_score_files_load_once_and_bad_files_are_refused_whole(fresh_db, tmp_pat
 )
 def test_unreadable_score_files_name_the_problem(data, problem):
     with pytest.raises(RefusedFile, match=problem):
-        SOURCES["evaluation"].read(data, "scores_x.csv")
+        list(SOURCES["evaluation"].read(data, "scores_x.csv"))  # rows are parsed as they are taken
+
+
+def test_a_file_refused_at_its_last_line_lands_none_of_the_lines_before(fresh_db, tmp_path):
+    """CSV rows are parsed while they are copied: a defect found after thousands of good lines
+    refuses the file whole, for a new file (copied straight into raw) as for a snapshot whose rows raw
+    partly holds (copied through the temporary table)."""
+    (tmp_path / "evaluation").mkdir()
+    (tmp_path / "reference").mkdir()
+    good = [ROW[:2] + [f"R{i:04d}"] + ROW[3:] for i in range(3000)]
+    (tmp_path / "evaluation" / "scores_20240308-2-5.csv").write_bytes(score_csv([*good, ROW[:5]]))
+    header = "brn,decided_on,case_no,violation_type\n"
+    lines = [f"1208147521,2023-03-10,2023-{i:04d},unfair\n" for i in range(3000)]
+    folder = tmp_path / "reference"
+    (folder / "fair_trade_violations_20240304.csv").write_text(header + lines[0])
+    (folder / "fair_trade_violations_20240305.csv").write_text(header + "".join(lines) + "1208147521,x\n")
+    [scores] = ingest_evaluation(fresh_db, tmp_path, "run-1")
+    first, second = ingest_files(fresh_db, SOURCES["reference_fair_trade_violations"], tmp_path, "run-1")
+    assert (scores.outcome, scores.message) == (
+        "refused",
+        "scores_20240308-2-5.csv: line 3002 has 5 fields, expected 8",
+    )
+    assert (first.outcome, first.rows_inserted) == ("success", 1)
+    assert (second.outcome, second.message) == (
+        "refused",
+        "fair_trade_violations_20240305.csv: line 3002 has 2 fields, expected 4",
+    )
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("select count(*) from raw.evaluation_scores").fetchone()[0] == 0
+        assert conn.execute("select count(*) from raw.reference_fair_trade_violations").fetchone()[0] == 1
+        assert conn.execute(
+            "select file_name, load_id is not null from ops.processed_files order by file_name"
+        ).fetchall() == [
+            ("fair_trade_violations_20240304.csv", True),
+            ("fair_trade_violations_20240305.csv", True),
+            ("scores_20240308-2-5.csv", True),
+        ]
 
 
 def test_reference_snapshots_land_each_distinct_row_once(fresh_db, tmp_path):

@@ -12,7 +12,7 @@ import io
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time
 from xml.etree.ElementTree import ParseError
 
@@ -44,7 +44,12 @@ def _decode(data: bytes, name: str, encoding: str) -> str:
         ) from exc
 
 
-def read_csv(data: bytes, name: str, header: Sequence[str], encoding: str = "utf-8") -> list[Row]:
+def read_csv(data: bytes, name: str, header: Sequence[str], encoding: str = "utf-8") -> Iterator[Row]:
+    """The rows under the checked header, blank lines skipped. The encoding, the file's end and the
+    header are checked at once; the rows are parsed as they are taken, so a snapshot of 400,000 rows is
+    never held as a list. A line with the wrong number of fields raises ``RefusedFile`` when it is
+    reached: the load that copies the rows is one transaction, so the file still lands whole or not
+    at all."""
     text = _decode(data, name, encoding)
     if not text.endswith(("\n", "\r")):
         raise RefusedFile(f"{name}: does not end with a line break (truncated file?)")
@@ -52,15 +57,17 @@ def read_csv(data: bytes, name: str, header: Sequence[str], encoding: str = "utf
     found = [_header_text(h) for h in next(reader)]
     if found != list(header):
         raise RefusedFile(f"{name}: header is {found}, expected {list(header)}")
-    rows: list[Row] = []
+    return _csv_rows(reader, name, list(header))
+
+
+def _csv_rows(reader, name: str, header: list[str]) -> Iterator[Row]:
     for values in reader:
         line_no = reader.line_num
         if not values or all(not v.strip() for v in values):
             continue
         if len(values) != len(header):
             raise RefusedFile(f"{name}: line {line_no} has {len(values)} fields, expected {len(header)}")
-        rows.append((line_no, dict(zip(header, values, strict=True))))
-    return rows
+        yield line_no, dict(zip(header, values, strict=True))
 
 
 def _header_text(value: str) -> str:

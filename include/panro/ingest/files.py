@@ -1,4 +1,5 @@
-"""Drop-folder sources: each new file is read whole, then landed in one transaction with COPY.
+"""Drop-folder sources: each new file is read, then landed in one transaction with COPY (CSV rows are
+parsed as they are copied; a file refused half way rolls the transaction back).
 
 A file is read once: the processed-file ledger keys it by name and SHA-256, whether it was loaded or
 refused (the same bytes would be refused again; a corrected re-delivery under the same name is a new
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,13 +28,13 @@ class FileSource:
     name: str  # ledger source name and drop sub-folder
     pattern: str  # file glob inside the sub-folder
     table: str  # raw table (schema-qualified)
-    read: Callable[[bytes, str], list[Row]]
+    read: Callable[[bytes, str], Iterable[Row]]  # refuses the file: RefusedFile, when read or iterated
     # "file_line": every line of every file is a row; "content": one row per distinct row content
     # (daily snapshots that repeat yesterday's rows).
     dedupe: str = "file_line"
 
 
-def _csv(header: str, encoding: str = "utf-8") -> Callable[[bytes, str], list[Row]]:
+def _csv(header: str, encoding: str = "utf-8") -> Callable[[bytes, str], Iterable[Row]]:
     columns = header.split(",")
     return lambda data, name: read_csv(data, name, columns, encoding)
 
