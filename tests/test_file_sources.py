@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 from openpyxl import Workbook
 
-from panro.connectors.files import RefusedFile
+from panro.connectors.files import RefusedFile, blank_repeated_lines
 from panro.ingest.files import KAKAO_HEADER, SBIZ24_HEADER, SOURCES
 
 SBIZ24_ROW = "O2O24-0000001,120-81-47521,한빛식품,김하늘,56111,서울특별시,마포구,배달의민족,2024-03-04 10:15:00,접수,2,120000000,010-1234-5678"
@@ -133,3 +133,48 @@ def test_reference_lists_read_as_utf8_csv():
         )
     ]
     assert SOURCES["reference_credit_checks"].dedupe == "content"
+
+
+VIOLATIONS_HEADER = "brn,decided_on,case_no,violation_type"
+
+
+def violations(*lines: str, end: str = "\n") -> bytes:
+    return end.join([VIOLATIONS_HEADER, *lines, ""]).encode()
+
+
+def test_a_snapshot_is_read_without_the_lines_of_the_last_one_at_their_own_line_numbers():
+    old, new = "1208147521,2023-03-10,2023-001,unfair", "1168200276,2024-03-04,2024-017,unfair"
+    quoted = '1168200276,2024-03-05,"2024-018, 2024-019",unfair'
+    yesterday = violations(old, quoted, "", ",,,")
+    today = violations(new, old, "", ",,,", quoted, new)
+    blanked, repeated = blank_repeated_lines(today, yesterday)
+    assert repeated == 2  # the blank and comma-only lines are no records, so not counted
+    rows = list(
+        SOURCES["reference_fair_trade_violations"].read(blanked, "fair_trade_violations_20240305.csv")
+    )
+    assert [(line, row["case_no"]) for line, row in rows] == [(2, "2024-017"), (7, "2024-017")]
+    assert blank_repeated_lines(today, violations()) == (today, 0)
+
+
+@pytest.mark.parametrize(
+    "yesterday, today",
+    [
+        # a line break inside a quoted field: yesterday's second physical line is part of a record,
+        # and the same text on its own line today is a new record
+        (
+            violations('1208147521,2023-03-10,"2023-001', '1168200276,2024-03-04,2024-017,unfair",unfair'),
+            violations("1168200276,2024-03-04,2024-017,unfair"),
+        ),
+        (
+            violations("1168200276,2024-03-04,2024-017,unfair"),
+            violations('1208147521,2023-03-10,"2023-001', '1168200276,2024-03-04,2024-017,unfair",unfair'),
+        ),
+        # a bare carriage return ends a line for the CSV reader, not for the comparison
+        (
+            violations("1168200276,2024-03-04,2024-017,unfair", end="\r"),
+            violations("1168200276,2024-03-04,2024-017,unfair"),
+        ),
+    ],
+)
+def test_a_snapshot_whose_records_may_span_lines_is_read_whole(yesterday, today):
+    assert blank_repeated_lines(today, yesterday) == (today, 0)

@@ -9,7 +9,7 @@ import pytest
 
 from panro.connectors.files import RefusedFile
 from panro.connectors.portal import PortalClient, PortalError
-from panro.ingest.files import SOURCES, ingest_files
+from panro.ingest.files import SOURCES, ingest_files, last_snapshot
 from panro.ingest.portal import ingest_portal
 from panro.servers.portal import PortalServer, PortalState
 
@@ -208,6 +208,48 @@ def test_reference_snapshots_land_each_distinct_row_once(fresh_db, tmp_path):
     assert ingest_files(fresh_db, source, tmp_path, "run-2") == []  # both files already loaded
     with psycopg.connect(fresh_db) as conn:
         assert conn.execute("select count(*) from raw.reference_fair_trade_violations").fetchone()[0] == 2
+
+
+@pytest.mark.parametrize("previous_kept", [True, False], ids=["last-snapshot-kept", "last-snapshot-gone"])
+def test_a_snapshot_lands_the_same_rows_whether_or_not_the_last_one_is_still_there(
+    fresh_db, tmp_path, previous_kept
+):
+    """The lines of the last loaded snapshot are left out before parsing when that file is still in
+    the drop folder; raw and the ledger end up as they do when the whole file is read."""
+    folder = tmp_path / "reference"
+    folder.mkdir()
+    header = "brn,decided_on,case_no,violation_type\n"
+    old = [f"1208147521,2023-03-10,2023-{i:03d},unfair\n" for i in range(5)]
+    new = ["1168200276,2024-03-04,2024-017,unfair\n", "1168200276,2024-03-05,2024-018,unfair\n"]
+    source = SOURCES["reference_fair_trade_violations"]
+    (folder / "fair_trade_violations_20240304.csv").write_text(header + "".join(old[:4]))
+    [first] = ingest_files(fresh_db, source, tmp_path, "run-1")
+    if not previous_kept:
+        (folder / "fair_trade_violations_20240304.csv").unlink()
+    assert (last_snapshot(fresh_db, source, folder) is not None) == previous_kept
+    # yesterday's rows again (one of them changed), today's in between, one of them twice
+    today = [old[2], new[0], old[0], old[4], new[1], old[1], new[0], old[3].replace("unfair", "other")]
+    (folder / "fair_trade_violations_20240305.csv").write_text(header + "".join(today))
+    [second] = ingest_files(fresh_db, source, tmp_path, "run-2")
+    assert (first.rows_received, first.rows_inserted) == (4, 4)
+    assert (second.outcome, second.rows_received, second.rows_inserted) == ("success", 8, 4)
+    with psycopg.connect(fresh_db) as conn:
+        landed = conn.execute(
+            """select line_no, record ->> 'case_no', record ->> 'violation_type'
+                 from raw.reference_fair_trade_violations where load_id = %s order by raw_id""",
+            (second.load_id,),
+        ).fetchall()
+        ledger = conn.execute(
+            "select rows_received, rows_inserted from ops.load_ledger where load_id = %s", (second.load_id,)
+        ).fetchone()
+    # line 1 is the header
+    assert landed == [
+        (3, "2024-017", "unfair"),
+        (5, "2023-004", "unfair"),
+        (6, "2024-018", "unfair"),
+        (9, "2023-003", "other"),
+    ]
+    assert ledger == (8, 4)
 
 
 def test_a_bad_partner_file_is_refused_and_the_others_load(fresh_db, tmp_path):
