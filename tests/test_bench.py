@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from panro.bench import DOCS_BEGIN, DOCS_END, FILE_GROUPS, plan, run_bench, update_docs
+from panro.bench import DOCS_BEGIN, DOCS_END, FILE_GROUPS, gate_budget, plan, run_bench, update_docs
 
 FULL_STAGES = [
     "ingest portal",
@@ -37,6 +37,12 @@ def test_plan_puts_the_daily_run_on_a_weekday_after_the_history():
     assert p["days"] == (p["daily_day"] - date(2024, 3, 4)).days + 1
     # a weekday of the simulator brings about DAILY_NEW applications
     assert 1_500 <= p["total"] - p["history"] <= 2_500
+
+
+def test_a_gates_budget_grows_with_the_size_from_m_on():
+    # L's score files are five times M's: the default 600 s would stop L's landing gate half way
+    assert [gate_budget(600, n) for n in (20_000, 200_000, 1_000_000)] == [600, 600, 3_000]
+    assert gate_budget(0, 1_000_000) is None and gate_budget(None, 20_000) is None
 
 
 def test_docs_keep_their_prose_around_the_latest_table(tmp_path):

@@ -769,6 +769,16 @@ def _total(stages: list[dict], groups: set[str] | None = None) -> float:
     return round(sum(s["seconds"] for s in stages if groups is None or s["group"] in groups), 3)
 
 
+def gate_budget(stage_budget: float | None, applications: int) -> float | None:
+    """A gate's budget at a size: ``stage_budget`` seconds per M (200,000 applications), never less.
+    A gate's cost grows with its loads and rows (L's score files take about five times M's), and a
+    gate stopped by its budget rejects the loads it was judging, so the rest of that replay would be
+    measured on a warehouse without them. The budget is there to stop a check that grows faster."""
+    if not stage_budget:
+        return None
+    return stage_budget * max(1.0, applications / SIZES["M"])
+
+
 def bench_size(
     label: str,
     applications: int,
@@ -814,7 +824,7 @@ def bench_size(
                 sampler,
                 server_url,
                 (_database_name(url), _database_name(floor_url)),
-                budget=stage_budget,
+                budget=gate_budget(stage_budget, applications),
             )
             run = Run(url, scenario, sims, work, recorder)
             # dbt parses the project once (what a deployment does when it ships); not part of a run

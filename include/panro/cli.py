@@ -375,7 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--stage-budget",
         type=float,
         default=600,
-        help="seconds after which a gate's queries are cancelled and it is reported over budget (0: none)",
+        help="seconds per 200,000 applications (at least that) after which a gate's queries are"
+        " cancelled and it is reported over budget (0: none)",
     )
     p.add_argument("--no-docs", action="store_true", help="do not update docs/benchmark.md")
     p.set_defaults(func=cmd_bench)
