@@ -513,6 +513,37 @@ def test_source_freshness_warns_stops_on_blocking_sources_and_keeps_its_results(
     assert kinds.count("gate_failed") == 1 and kinds.count("quality_warning") == 2
 
 
+def test_a_query_batchs_columns_are_read_without_running_its_rows(fresh_db):
+    """GX reads a query batch's column names through column_reflection_fallback, which ran the
+    whole query and fetched every row; the gates install a version that runs none of them."""
+    import inspect
+
+    import sqlalchemy as sa
+    from great_expectations.expectations.metrics import util
+
+    from panro.quality import reflect_query_batches_without_rows
+
+    reflect_query_batches_without_rows()
+    reflect_query_batches_without_rows()  # installed once, not wrapped twice
+    assert "column_reflection_fallback(" in inspect.getsource(util.get_sqlalchemy_column_metadata)
+    with connect(fresh_db) as conn:
+        conn.execute("create sequence batch_rows")
+        conn.execute("create table landed (load_id text, outcome text)")
+    engine = sa.create_engine(gx_connection_string(fresh_db))
+    try:
+        query = sa.text("select nextval('batch_rows') as n, 'x' as label from generate_series(1, 1000);")
+        columns = util.column_reflection_fallback(query, engine.dialect, engine)
+        table = util.column_reflection_fallback(
+            sa.Table("landed", sa.MetaData(), schema="public"), engine.dialect, engine
+        )
+    finally:
+        engine.dispose()
+    assert columns == [{"name": "n"}, {"name": "label"}]
+    assert [c["name"] for c in table] == ["load_id", "outcome"]  # a table: GX's own reflection
+    with connect(fresh_db) as conn:
+        assert conn.execute("select is_called from batch_rows").fetchone() == (False,)  # no row ran
+
+
 def test_a_refused_load_stays_rejected_until_a_person_accepts_it(fresh_db, state_dir):
     from panro.quality import accept_load
 

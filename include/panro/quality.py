@@ -330,6 +330,7 @@ def _validate(
         ProgressBarsConfig,
     )
 
+    reflect_query_batches_without_rows()
     sites = {}
     if site_dir is not None:
         if site_dir.exists():
@@ -371,6 +372,34 @@ def _validate(
         if getattr(source, "_engine", None) is not None:
             source.get_engine().dispose()
     return out
+
+
+def reflect_query_batches_without_rows() -> None:
+    """Every column expectation needs its batch's column names. For a query batch GX 1.24 finds
+    them in ``column_reflection_fallback`` by running the whole query and fetching every row into
+    this process, once per validation: for the landing batch of 250,000 portal records, 9 of the
+    gate's 21 s and half a gigabyte (3 GB for L's 1.25 million). Here the names come from the same
+    query under ``limit 0``, which runs none of its rows; tables are left to GX, which reflects them
+    from the catalogue. Installed once; tests/test_quality.py holds that GX still reads the names
+    through this function."""
+    import sqlalchemy as sa
+    from great_expectations.expectations.metrics import util
+
+    fallback = util.column_reflection_fallback
+    if getattr(fallback, "reads_no_rows", False):
+        return
+
+    def column_names(selectable, dialect, sqlalchemy_engine, schema_name=None):
+        if not isinstance(selectable, sa.TextClause):
+            return fallback(selectable, dialect, sqlalchemy_engine, schema_name)
+        query = selectable.text.strip().rstrip(";")
+        engine = sqlalchemy_engine.engine
+        with engine.connect() if isinstance(engine, sa.Engine) else engine as connection:
+            result = connection.execute(sa.text(f"select * from ({query}) as batch limit 0"))
+            return [{"name": name} for name in result.keys()]
+
+    column_names.reads_no_rows = True  # type: ignore[attr-defined]
+    util.column_reflection_fallback = column_names
 
 
 def _run_check(gx, context, source, check, asset_name: str, suites: dict, gx_run, url: str) -> Validation:
