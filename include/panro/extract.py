@@ -25,7 +25,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from panro.warehouse import connect
 
@@ -158,18 +160,22 @@ def _pin_zip(data: bytes, day: date) -> bytes:
 
 
 def render_xlsx(rows: list[list], headers: list[str], day: date, sheet_title: str) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = sheet_title[:31]
-    ws.append(headers)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        ws.append(row)
+    # Write-only: rows are streamed to the file instead of held as cell objects (a round of 280,000
+    # decisions took 2.4 GB that way); widths and the frozen header are set before the first row.
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(sheet_title[:31])
     ws.freeze_panes = "A2"
     for index, header in enumerate(headers, start=1):
         width = max([_display_width(header)] + [_display_width(r[index - 1]) for r in rows])
-        ws.column_dimensions[ws.cell(row=1, column=index).column_letter].width = min(width + 2, 60)
+        ws.column_dimensions[get_column_letter(index)].width = min(width + 2, 60)
+    header_cells = []
+    for header in headers:
+        cell = WriteOnlyCell(ws, value=header)
+        cell.font = Font(bold=True)
+        header_cells.append(cell)
+    ws.append(header_cells)
+    for row in rows:
+        ws.append(row)
     wb.properties.creator = "panro"
     buffer = io.BytesIO()
     wb.save(buffer)
