@@ -10,7 +10,18 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from panro.bench import DOCS_BEGIN, DOCS_END, FILE_GROUPS, gate_budget, plan, run_bench, update_docs
+from panro.bench import (
+    DOCS_BEGIN,
+    DOCS_END,
+    FILE_GROUPS,
+    MemorySampler,
+    Recorder,
+    gate_budget,
+    measure_phase,
+    plan,
+    run_bench,
+    update_docs,
+)
 
 FULL_STAGES = [
     "ingest portal",
@@ -43,6 +54,27 @@ def test_a_gates_budget_grows_with_the_size_from_m_on():
     # L's score files are five times M's: the default 600 s would stop L's landing gate half way
     assert [gate_budget(600, n) for n in (20_000, 200_000, 1_000_000)] == [600, 600, 3_000]
     assert gate_budget(0, 1_000_000) is None and gate_budget(None, 20_000) is None
+
+
+def test_a_phase_that_raises_keeps_the_stages_it_measured_and_the_size_goes_on():
+    # L's floor once had to be stopped: an exception there ended the size without any report
+    def phase(recorder: Recorder) -> list[dict]:
+        with recorder.stage("COPY portal records", "floor") as st:
+            st["rows"] = 3
+        with recorder.stage("SQL pass: verdicts + ranking", "floor"):
+            raise RuntimeError("canceling statement due to user request")
+        return recorder.stages
+
+    with MemorySampler(None, set()) as sampler:
+        recorder = Recorder(sampler)
+        recorder.stages = [{"stage": "from the phase before"}]
+        stages, error = measure_phase(recorder, "floor", lambda: phase(recorder))
+        assert [s["stage"] for s in stages] == ["COPY portal records", "SQL pass: verdicts + ranking"]
+        assert stages[0]["rows"] == 3 and "error" not in stages[0]
+        assert "canceling statement" in stages[1]["error"]
+        assert error == "floor: RuntimeError: canceling statement due to user request"
+        # a phase that ends well returns its stages and no error
+        assert measure_phase(recorder, "daily run", lambda: [{"stage": "x"}]) == ([{"stage": "x"}], None)
 
 
 def test_docs_keep_their_prose_around_the_latest_table(tmp_path):

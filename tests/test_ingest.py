@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import psycopg
 import pytest
 
+import panro.ingest.files
 from panro.connectors.files import RefusedFile
 from panro.connectors.portal import PortalClient, PortalError
 from panro.ingest.files import SOURCES, ingest_files, last_snapshot
 from panro.ingest.portal import ingest_portal
 from panro.servers.portal import PortalServer, PortalState
+from panro.warehouse import ensure_schema
 
 KST = timezone(timedelta(hours=9))
 D1 = datetime(2024, 3, 4, tzinfo=KST)
@@ -156,6 +159,51 @@ def test_score_files_load_once_and_bad_files_are_refused_whole(fresh_db, tmp_pat
 def test_unreadable_score_files_name_the_problem(data, problem):
     with pytest.raises(RefusedFile, match=problem):
         list(SOURCES["evaluation"].read(data, "scores_x.csv"))  # rows are parsed as they are taken
+
+
+@pytest.mark.parametrize("settled", [True, False], ids=["settled", "just-written"])
+def test_files_read_before_are_read_again_only_when_written_to(fresh_db, tmp_path, monkeypatch, settled):
+    # A drop folder keeps every file of the history (at L, 2,700 files and 900 MB); a day reads only
+    # the new ones. "Settled": not written to for SETTLED_S (60 s; 0 here, as for a file of yesterday).
+    if settled:
+        monkeypatch.setattr(panro.ingest.files, "SETTLED_S", 0)
+    folder = tmp_path / "evaluation"
+    folder.mkdir()
+    good = folder / "scores_20240308-2-5.csv"
+    good.write_bytes(score_csv([ROW]))
+    (folder / "scores_20240308-1-3.csv").write_bytes(b"application_id;round_id\n")
+    assert [r.outcome for r in ingest_evaluation(fresh_db, tmp_path, "run-1")] == ["refused", "success"]
+    with psycopg.connect(fresh_db) as conn:
+        stats = [s for (s,) in conn.execute("select file_stat from ops.processed_files order by file_name")]
+    assert all(stats) if settled else stats == [None, None]
+
+    read: list[str] = []
+    read_bytes = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or read_bytes(self))
+    assert ingest_evaluation(fresh_db, tmp_path, "run-2") == []
+    # a file written just now may be written again within its clock's tick unseen: read each time
+    assert read == ([] if settled else ["scores_20240308-1-3.csv", "scores_20240308-2-5.csv"])
+
+    # a corrected re-delivery under the same name, of the same size, is read and loaded
+    corrected = score_csv([ROW[:2] + ["R003"] + ROW[3:]])
+    assert len(corrected) == good.stat().st_size
+    good.write_bytes(corrected)
+    [again] = ingest_evaluation(fresh_db, tmp_path, "run-3")
+    assert (again.source_file, again.outcome, again.rows_inserted) == (good.name, "success", 1)
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute(
+            "select array_agg(record ->> 'reviewer_id' order by raw_id) from raw.evaluation_scores"
+        ).fetchone()[0] == ["R001", "R003"]
+
+
+def test_a_warehouse_from_before_the_file_identity_gains_its_column(fresh_db):
+    ensure_schema(fresh_db)
+    with psycopg.connect(fresh_db) as conn:
+        conn.execute("alter table ops.processed_files drop column file_stat")
+    ensure_schema(fresh_db)
+    ensure_schema(fresh_db)  # and again: no error once it is there
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("select file_stat from ops.processed_files").fetchall() == []
 
 
 def test_a_file_refused_at_its_last_line_lands_none_of_the_lines_before(fresh_db, tmp_path):

@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -782,6 +782,19 @@ def gate_budget(stage_budget: float | None, applications: int) -> float | None:
     return stage_budget * max(1.0, applications / SIZES["M"])
 
 
+def measure_phase(
+    recorder: Recorder, name: str, run: Callable[[], list[dict]]
+) -> tuple[list[dict], str | None]:
+    """Run one phase of a size (full replay, floor, daily run) on a fresh list of stages. An exception
+    ends the phase, not the size: it returns the stages measured so far (the failing one with its
+    error) and the error, so the report still shows what was measured."""
+    recorder.stages = []
+    try:
+        return run(), None
+    except Exception as exc:
+        return recorder.stages[:], f"{name}: {type(exc).__name__}: {exc}"[:2000]
+
+
 def bench_size(
     label: str,
     applications: int,
@@ -836,33 +849,33 @@ def bench_size(
             result["dbt_parse_s"] = round(time.perf_counter() - started, 2)
             _warm_up_gx()
             print(f"  {label}: full replay {FIRST_DAY} .. {p['history_last_day']} from an empty warehouse")
-            try:
-                result["full"] = pipeline(
-                    run, "full", p["history_last_day"], _kst_midnight(FIRST_DAY), history_end
-                )
-            except Exception as exc:  # recorded; the floor is still measured
-                result["full"] = recorder.stages[:]
-                result["error"] = f"full replay: {type(exc).__name__}: {exc}"[:2000]
+            result["full"], error = measure_phase(
+                recorder,
+                "full replay",
+                lambda: pipeline(run, "full", p["history_last_day"], _kst_midnight(FIRST_DAY), history_end),
+            )
+            if error:
+                result["error"] = error
             result["full_database_mb"] = _database_mb(url)
             print(f"  {label}: floor (COPY + one SQL pass)")
-            recorder.stages = []
-            result["floor"] = floor(
-                recorder, floor_url, scenario, history_end, home / "dbt_project" / "seeds"
+            result["floor"], error = measure_phase(
+                recorder,
+                "floor",
+                lambda: floor(recorder, floor_url, scenario, history_end, home / "dbt_project" / "seeds"),
             )
+            if error:
+                result["floor_error"] = error
             if "error" not in result:
                 print(f"  {label}: daily run {p['daily_day']} on the warehouse holding the history")
-                recorder.stages = []
-                try:
-                    result["daily"] = pipeline(
-                        run,
-                        "daily",
-                        p["daily_day"],
-                        history_end,
-                        history_end + timedelta(days=1),
-                    )
-                except Exception as exc:
-                    result["daily"] = recorder.stages[:]
-                    result["error"] = f"daily run: {type(exc).__name__}: {exc}"[:2000]
+                result["daily"], error = measure_phase(
+                    recorder,
+                    "daily run",
+                    lambda: pipeline(
+                        run, "daily", p["daily_day"], history_end, history_end + timedelta(days=1)
+                    ),
+                )
+                if error:
+                    result["error"] = error
                 result["daily_new_applications"] = _new_applications(url, p["daily_day"])
     finally:
         sims.close()
@@ -1127,7 +1140,7 @@ def markdown(report: dict) -> str:
             "",
             f"Scenario: {r['scenario']['days']} days from {r['scenario']['first_day']}; history to "
             f"{r['scenario']['history_last_day']}, daily run {r['scenario']['daily_day']}. "
-            + (f"**{_cell(r['error'], 400)}**" if r.get("error") else ""),
+            + " ".join(f"**{_cell(r[k], 400)}**" for k in ("error", "floor_error") if r.get(k)),
             "",
             "Pipeline / floor: portal ingest "
             + f"{ratio.get('ingest_portal_vs_copy', '–')} x slower per record than COPY; score files "

@@ -3,9 +3,10 @@ parsed as they are copied; a file refused half way rolls the transaction back).
 
 A file is read once: the processed-file ledger keys it by name and SHA-256, whether it was loaded or
 refused (the same bytes would be refused again; a corrected re-delivery under the same name is a new
-file and is read). A file that cannot be read is refused whole, its name and problem recorded in the
-load ledger, and the other files still load. A load killed half way
-commits nothing, so its rerun lands every line exactly once.
+file and is read). The ledger also keeps the file's identity on disk, so the files read on earlier
+days are not read and hashed again each day (at L, 2,700 files and 900 MB a day). A file that cannot
+be read is refused whole, its name and problem recorded in the load ledger, and the other files still
+load. A load killed half way commits nothing, so its rerun lands every line exactly once.
 
 A reference list arrives as a full snapshot each day, mostly yesterday's rows again. The lines that
 repeat the last loaded snapshot byte for byte (still in the drop folder, same SHA-256) are left out
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,9 @@ from panro.loaders.raw import LoadResult, copy_file_rows, ledger_finish, ledger_
 from panro.warehouse import connect, ensure_schema
 
 log = logging.getLogger(__name__)
+
+# A file not written to for this long is judged by its identity on disk once read (settled_stat).
+SETTLED_S = 60
 
 
 @dataclass(frozen=True)
@@ -96,15 +101,28 @@ def ingest_files(url: str, source: FileSource, drop_dir: Path, run_id: str | Non
     ensure_schema(url)
     folder = source_folder(drop_dir, source)
     results: list[LoadResult] = []
+    with connect(url) as conn:
+        processed = conn.execute(
+            "select file_name, sha256, file_stat from ops.processed_files where source = %s", (source.name,)
+        ).fetchall()
+    seen = {(name, digest) for name, digest, _ in processed}
+    unchanged = {(name, stat) for name, _, stat in processed if stat}
     for path in sorted(folder.glob(source.pattern)) if folder.is_dir() else []:
+        stat = settled_stat(path)
+        if stat is not None and (path.name, stat) in unchanged:
+            continue  # the very file read before: not read and hashed again
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
-        with connect(url) as conn:
-            seen = conn.execute(
-                "select 1 from ops.processed_files where source = %s and file_name = %s and sha256 = %s",
-                (source.name, path.name, digest),
-            ).fetchone()
-        if seen:
+        if stat != settled_stat(path):
+            stat = None  # written to while being read: hashed again next time
+        if (path.name, digest) in seen:
+            if stat is not None:
+                with connect(url) as conn:
+                    conn.execute(
+                        """update ops.processed_files set file_stat = %s
+                            where source = %s and file_name = %s and sha256 = %s""",
+                        (stat, source.name, path.name, digest),
+                    )
             continue
         result = LoadResult(
             new_load_id(source.name), source.name, source_file=path.name, bytes_received=len(data)
@@ -122,9 +140,9 @@ def ingest_files(url: str, source: FileSource, drop_dir: Path, run_id: str | Non
                 )
                 result.rows_received = received + repeated
                 conn.execute(
-                    """insert into ops.processed_files (source, file_name, sha256, load_id, loaded_at)
-                       values (%s, %s, %s, %s, now())""",
-                    (source.name, path.name, digest, result.load_id),
+                    """insert into ops.processed_files (source, file_name, sha256, load_id, loaded_at, file_stat)
+                       values (%s, %s, %s, %s, now(), %s)""",
+                    (source.name, path.name, digest, result.load_id, stat),
                 )
                 result.outcome = "success"
                 ledger_finish(conn, result)
@@ -133,9 +151,9 @@ def ingest_files(url: str, source: FileSource, drop_dir: Path, run_id: str | Non
             log.error("refused %s", exc)
             with connect(url) as conn:
                 conn.execute(
-                    """insert into ops.processed_files (source, file_name, sha256, load_id, loaded_at)
-                       values (%s, %s, %s, %s, now())""",
-                    (source.name, path.name, digest, result.load_id),
+                    """insert into ops.processed_files (source, file_name, sha256, load_id, loaded_at, file_stat)
+                       values (%s, %s, %s, %s, now(), %s)""",
+                    (source.name, path.name, digest, result.load_id, stat),
                 )
                 ledger_finish(conn, result)
         except Exception as exc:
@@ -145,6 +163,19 @@ def ingest_files(url: str, source: FileSource, drop_dir: Path, run_id: str | Non
             raise
         results.append(result)
     return results
+
+
+def settled_stat(path: Path) -> str | None:
+    """The file's identity on disk (device, inode, size, modification and change times), if it has not
+    been written to for SETTLED_S: the same identity is the same bytes, so a file already read need
+    not be read and hashed again (as git's index and rsync judge files). Any write or replacement
+    changes the change time, which no program can set back. A file written to within SETTLED_S gives
+    None (hashed every time) because a second write in the same tick of a coarse clock would keep its
+    identity (git's "racily clean" files)."""
+    st = path.stat()
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < SETTLED_S * 1_000_000_000:
+        return None
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
 def _without_repeated_lines(url: str, source: FileSource, folder: Path, data: bytes) -> tuple[bytes, int]:

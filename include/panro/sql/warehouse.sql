@@ -64,8 +64,22 @@ create table if not exists ops.processed_files (
     sha256      text        not null,
     load_id     text        not null,
     loaded_at   timestamptz not null,
+    -- device:inode:size:mtime_ns:ctime_ns when it was read, if settled (panro.ingest.files.settled_stat)
+    file_stat   text,
     primary key (source, file_name, sha256)
 );
+-- Added after the first release: warehouses created before it gain the column. Checked first, because
+-- ALTER TABLE locks the table even when the column exists, and every load runs this file.
+do $$
+begin
+    if not exists (
+        select 1 from information_schema.columns
+         where table_schema = 'ops' and table_name = 'processed_files' and column_name = 'file_stat'
+    ) then
+        alter table ops.processed_files add column file_stat text;
+    end if;
+end
+$$;
 
 -- Partner-channel and reference files (sources.md §2-§4, §7): one row per data line of a file, the
 -- line as received (keyed by its header, values as text). A file is one load; line_no is the line in
