@@ -254,18 +254,17 @@ def channel_checks() -> list[Check]:
 
 
 # raw table -> the staging model that stands for its rows one to one (raw_id, load_id copied from raw,
-# raw_id unique by index), or, for a model that collapses repeated rows (completions sent twice), the
-# SQL of the raw ids a staged row stands for (listed in raw_ids, jsonb).
-_LISTED = "cast(jsonb_array_elements_text(raw_ids) as bigint)"
+# raw_id unique by index): the row-by-row models, and the base/ rows of the channels whose staging
+# model collapses repeated rows.
 STAGED_FROM = {
-    "raw.portal_applications": ("staging.stg_portal__applications", None),
-    "raw.sbiz24_o2o_applications": ("staging.base_sbiz24__o2o_application_rows", None),
-    "raw.kakao_applications": ("staging.base_kakao__application_rows", None),
-    "raw.edu_completions": ("staging.stg_edu__completions", _LISTED),
-    "raw.evaluation_scores": ("staging.stg_evaluation__scores", None),
-    "raw.nts_status_answers": ("staging.stg_nts__status_answers", None),
+    "raw.portal_applications": "staging.stg_portal__applications",
+    "raw.sbiz24_o2o_applications": "staging.base_sbiz24__o2o_application_rows",
+    "raw.kakao_applications": "staging.base_kakao__application_rows",
+    "raw.edu_completions": "staging.base_edu__completion_rows",
+    "raw.evaluation_scores": "staging.stg_evaluation__scores",
+    "raw.nts_status_answers": "staging.stg_nts__status_answers",
     **{
-        f"raw.reference_{entity}": (f"staging.stg_reference__{entity}", None)
+        f"raw.reference_{entity}": f"staging.stg_reference__{entity}"
         for entity in (
             "credit_checks",
             "fair_trade_violations",
@@ -285,24 +284,13 @@ def reconciliation_query(raw_table: str) -> str:
     Counted per load, never joined row by row with raw: staging rows carry their raw row's load_id and a
     unique raw_id, so raw = staged + quarantined per load, with nothing both staged and quarantined, is
     the row-by-row statement (each raw row once, in one place), at the cost of counting the indexes."""
-    model, listed = STAGED_FROM[raw_table]
-    if listed is None:
-        staged = f"select load_id, count(*) as staged_rows from {model} group by load_id"
-        both = f"""select held.load_id, count(*) as rows_both
-                     from quarantine.quarantined_rows as held
-                     join {model} as s on s.raw_id = held.raw_id
-                    where held.raw_table = {literal(raw_table)}
-                    group by held.load_id"""
-    else:
-        staged = f"""select r.load_id, count(*) as staged_rows
-                       from (select {listed} as raw_id from {model}) as s
-                       join {raw_table} as r on r.raw_id = s.raw_id
-                      group by r.load_id"""
-        both = f"""select held.load_id, count(*) as rows_both
-                     from quarantine.quarantined_rows as held
-                     join (select {listed} as raw_id from {model}) as s on s.raw_id = held.raw_id
-                    where held.raw_table = {literal(raw_table)}
-                    group by held.load_id"""
+    model = STAGED_FROM[raw_table]
+    staged = f"select load_id, count(*) as staged_rows from {model} group by load_id"
+    both = f"""select held.load_id, count(*) as rows_both
+                 from quarantine.quarantined_rows as held
+                 join {model} as s on s.raw_id = held.raw_id
+                where held.raw_table = {literal(raw_table)}
+                group by held.load_id"""
     # GX takes a batch query only when it starts with SELECT: derived tables, not a WITH
     return f"""select coalesce(landed.load_id, staged.load_id, held.load_id) as load_id,
        coalesce(landed.raw_rows, 0) as raw_rows,
@@ -332,7 +320,7 @@ def reconciliation_query(raw_table: str) -> str:
 
 def reconciliation() -> list[Check]:
     out = []
-    for raw_table, (model, _) in STAGED_FROM.items():
+    for raw_table, model in STAGED_FROM.items():
         out.append(
             Check(
                 suite(
