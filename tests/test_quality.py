@@ -29,7 +29,7 @@ from panro.loaders.raw import (
     new_load_id,
     sha256_text,
 )
-from panro.quality import GateFailed, enforce, gx_connection_string, run_gate
+from panro.quality import GateFailed, enforce, gx_connection_string, load_suites, run_gate
 from panro.warehouse import connect, ensure_schema
 
 DAY = date(2024, 3, 8)
@@ -544,6 +544,52 @@ def test_a_query_batchs_columns_are_read_without_running_its_rows(fresh_db):
         assert conn.execute("select is_called from batch_rows").fetchone() == (False,)  # no row ran
 
 
+def test_a_passing_query_check_runs_its_query_once_and_a_failing_one_shows_its_rows(fresh_db):
+    """GX ran a query check's query twice, for its rows and for their count, even when only the
+    verdict was asked for; a passing check now runs it once. Each run of a query below draws once
+    from its sequence (the check's SQL is run as it is, or counted: once either way)."""
+    from datetime import UTC, datetime
+
+    from panro.quality import _validate
+
+    base = load_suites()._base
+    with connect(fresh_db) as conn:
+        conn.execute("create table landed (n integer)")
+        conn.execute("insert into landed values (1), (2), (3)")
+        conn.execute("create sequence passing_runs")
+        conn.execute("create sequence failing_runs")
+
+    def check(name: str, query: str):
+        return base.Check(
+            base.suite(name, [base.unexpected_rows(base.HARD, name, "why", query)]), "public.landed"
+        )
+
+    passing = check(
+        "passing",
+        "select l.n from {batch} as l join (select nextval('passing_runs') as run) as r on l.n > 99",
+    )
+    failing = check(
+        "failing",
+        "select l.n from {batch} as l join (select nextval('failing_runs') as run) as r on l.n > 1",
+    )
+    ok, broken = _validate(
+        fresh_db,
+        [passing, failing],
+        run_id="r",
+        validated_at=datetime.now(UTC),
+        site_dir=None,
+        site_title=None,
+    )
+    assert ok.success and not broken.success
+    [failure] = broken.hard_failures
+    assert "2" in json.dumps(failure["observed"], default=str)  # the rows it returned are shown
+    with connect(fresh_db) as conn:
+        # passing: counted once. Failing: counted for its verdict, counted and read by GX for its
+        # result, and read once more for the failure's sample rows (panro.quality._sample_rows)
+        assert conn.execute("select last_value from passing_runs").fetchone() == (1,)
+        assert conn.execute("select last_value from failing_runs").fetchone() == (4,)
+
+
 def test_a_refused_load_stays_rejected_until_a_person_accepts_it(fresh_db, state_dir):
     from panro.quality import accept_load
 
@@ -615,6 +661,8 @@ def test_incremental_staging_and_quarantine_equal_a_full_build(fresh_db, state_d
                 ("staging.stg_sbiz24__o2o_applications", "application_id, version_no"),
                 ("staging.base_kakao__application_rows", "raw_id"),
                 ("staging.stg_kakao__applications", "application_id, version_no"),
+                ("staging.base_edu__completion_rows", "raw_id"),
+                ("staging.stg_edu__completions", "raw_id"),
                 ("quarantine.quarantined_rows", "raw_table, raw_id"),
             )
         }
@@ -659,6 +707,7 @@ def test_incremental_staging_and_quarantine_equal_a_full_build(fresh_db, state_d
         "busan_20240305.xlsx",
         [workbook_row("가"), workbook_row("가")],
     )
+    edu_day2 = land_file(url, "edu", "raw.edu_completions", "completions_20240305.csv", completions(2))
     build()
     assert not staged_portal() & portal_raw_ids(refused)
     bell = max(portal_raw_ids(held))
@@ -684,6 +733,8 @@ def test_incremental_staging_and_quarantine_equal_a_full_build(fresh_db, state_d
         "busan_20240312.xlsx",
         [workbook_row("가"), workbook_row("나")],
     )
+    # completions sent again (one of them) with one more: typed once per line, collapsed whole
+    edu_day3 = land_file(url, "edu", "raw.edu_completions", "completions_20240306.csv", completions(3)[1:])
     raced = land_portal(
         url, [application(200 + i, brn="120-81" if i % 2 else None) for i in range(20)], run_id="r3"
     )
@@ -702,6 +753,22 @@ def test_incremental_staging_and_quarantine_equal_a_full_build(fresh_db, state_d
     ) == [
         ("가", 3),
         ("나", 1),
+    ]
+    edu_first, edu_again = (
+        [
+            r
+            for (r,) in query(
+                url, "select raw_id from raw.edu_completions where load_id = %s order by 1", (load,)
+            )
+        ]
+        for load in (edu_day2, edu_day3)
+    )
+    assert query(
+        url, "select learner_id, times_received, raw_ids from staging.stg_edu__completions order by 1"
+    ) == [
+        ("L0000", 1, [edu_first[0]]),
+        ("L0001", 2, [edu_first[1], edu_again[0]]),
+        ("L0002", 1, [edu_again[1]]),
     ]
 
     incremental = contents()

@@ -331,6 +331,7 @@ def _validate(
     )
 
     reflect_query_batches_without_rows()
+    count_unexpected_rows_for_a_verdict()
     sites = {}
     if site_dir is not None:
         if site_dir.exists():
@@ -400,6 +401,51 @@ def reflect_query_batches_without_rows() -> None:
 
     column_names.reads_no_rows = True  # type: ignore[attr-defined]
     util.column_reflection_fallback = column_names
+
+
+def count_unexpected_rows_for_a_verdict() -> None:
+    """GX 1.24's query checks (``UnexpectedRowsExpectation``) compute two metrics of their query: the
+    rows it returns (up to 200, for the result) and their count (for the verdict). Each runs the
+    query, so every query check ran its query twice, also when judged pass or fail only (BOOLEAN_ONLY),
+    where the rows are not shown. The transformed gate's checks join whole models (at L, 17 of its
+    55 s were these second runs). Here a verdict-only validation computes the count alone; a batch
+    that fails is validated again in SUMMARY (``_run_check``), with its rows. Installed once;
+    tests/test_quality.py holds that a passing check runs its query once and a failing one shows
+    its rows."""
+    from great_expectations.core.result_format import ResultFormat
+    from great_expectations.expectations.core.unexpected_rows_expectation import (
+        UnexpectedRowsExpectation as Expectation,
+    )
+
+    if getattr(Expectation, "counts_for_a_verdict", False):
+        return
+    dependencies, validate = Expectation.get_validation_dependencies, Expectation._validate
+    rows = "unexpected_rows_query.table"
+
+    def verdict_only(expectation, runtime_configuration) -> bool:
+        result_format = expectation._get_result_format(runtime_configuration=runtime_configuration)
+        if isinstance(result_format, dict):
+            result_format = result_format.get("result_format")
+        return result_format == ResultFormat.BOOLEAN_ONLY
+
+    def get_validation_dependencies(self, execution_engine=None, runtime_configuration=None):
+        needed = dependencies(
+            self, execution_engine=execution_engine, runtime_configuration=runtime_configuration
+        )
+        if verdict_only(self, runtime_configuration):
+            needed.remove_metric_configuration(rows)
+        return needed
+
+    def _validate(self, metrics, runtime_configuration=None, execution_engine=None):
+        if rows not in metrics:
+            return {"success": metrics["unexpected_rows_query.row_count"] == 0}
+        return validate(
+            self, metrics, runtime_configuration=runtime_configuration, execution_engine=execution_engine
+        )
+
+    Expectation.get_validation_dependencies = get_validation_dependencies
+    Expectation._validate = _validate
+    Expectation.counts_for_a_verdict = True
 
 
 def _run_check(gx, context, source, check, asset_name: str, suites: dict, gx_run, url: str) -> Validation:
