@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from panro.connectors.files import RefusedFile
 from panro.connectors.portal import PortalClient, PortalError
 from panro.ingest.files import SOURCES, ingest_files, last_snapshot
 from panro.ingest.portal import ingest_portal
+from panro.jsoncodec import canonical_json
+from panro.loaders.raw import sha256_text
 from panro.servers.portal import PortalServer, PortalState
 from panro.warehouse import ensure_schema
 
@@ -94,6 +97,47 @@ def test_a_failed_load_leaves_nothing_but_its_ledger_row_and_its_rerun_is_comple
         assert conn.execute("select count(*) from ops.watermarks").fetchone()[0] == 0
     assert outcome == "failed" and "401" in message
     assert ingest_portal(fresh_db, PortalClient(portal.base_url, "tk"), D1, D2, "run-1b").rows_inserted == 30
+
+
+def test_a_forward_load_that_meets_versions_raw_holds_lands_each_once(fresh_db, portal, caplog):
+    client = PortalClient(portal.base_url, "tk", page_size=4)
+    ingest_portal(fresh_db, client, D1, D2, "run-1")
+    # the watermark set back (an ops table restored from an older backup): the next window is asked
+    # as a forward one, but its first 30 versions are in raw already
+    with psycopg.connect(fresh_db) as conn:
+        conn.execute("update ops.watermarks set watermark = %s where source = 'portal'", (D1,))
+    with caplog.at_level(logging.WARNING, logger="panro.loaders.raw"):
+        result = ingest_portal(fresh_db, client, D1, D3, "run-2")
+    assert "a version is already in raw" in caplog.text
+    assert (result.rows_received, result.rows_inserted) == (42, 11)
+    assert raw_count(fresh_db) == 41
+    with psycopg.connect(fresh_db) as conn:
+        ledger = conn.execute(
+            "select rows_received, rows_inserted, bytes_received from ops.load_ledger where load_id = %s",
+            (result.load_id,),
+        ).fetchone()
+    assert ledger == (42, 11, result.bytes_received) and 0 < result.bytes_received < 2 * 42 * 200
+
+
+def test_versions_land_byte_for_byte_in_the_order_received(fresh_db):
+    odd = [
+        {**version(1, D1), "business": {"name": "a\\b\tc\nd\re \\N", "brn": None}},
+        {**version(2, D1), "application_id": "FF24-\t0000002\\"},
+        version(3, D1),
+    ]
+    with PortalServer(PortalState(odd, token="tk")) as server:
+        result = ingest_portal(fresh_db, PortalClient(server.base_url, "tk", page_size=2), D1, D2, "run-1")
+    assert result.rows_inserted == 3
+    with psycopg.connect(fresh_db) as conn:
+        rows = conn.execute(
+            "select application_id, updated_at_text, record, record_hash from raw.portal_applications"
+            " order by raw_id"
+        ).fetchall()
+    # the portal's order: (updated_at, application_id); raw_id follows it
+    served = sorted(odd, key=lambda v: (v["updated_at"], v["application_id"]))
+    assert [r[2] for r in rows] == served
+    assert [(r[0], r[1]) for r in rows] == [(v["application_id"], v["updated_at"]) for v in served]
+    assert [r[3] for r in rows] == [sha256_text(canonical_json(v)) for v in served]
 
 
 HEADER = "application_id,round_id,reviewer_id,criterion,score,max_score,conflict_of_interest,scored_at".split(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
+from panro.connectors.http import read_ahead
 from panro.connectors.portal import PortalAuthError, PortalClient, PortalError
 from panro.servers.portal import PortalServer, PortalState
 
@@ -155,3 +157,34 @@ def test_client_refuses_to_start_without_configuration():
         PortalClient("", "x")
     with pytest.raises(PortalError, match="PORTAL_TOKEN"):
         PortalClient("http://127.0.0.1:1", "")
+
+
+def test_read_ahead_keeps_the_order_and_raises_where_the_producer_failed():
+    def pages():
+        yield from range(5)
+        raise PortalError("page 6: 503 five times")
+
+    got = []
+    with pytest.raises(PortalError, match="page 6"):
+        for page in read_ahead(pages(), depth=2):
+            got.append(page)
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_read_ahead_stays_within_its_depth_and_stops_with_its_reader():
+    produced = []
+
+    def pages():
+        for n in range(1000):
+            produced.append(n)
+            yield n
+
+    reader = read_ahead(pages(), depth=2)
+    assert [next(reader) for _ in range(3)] == [0, 1, 2]
+    time.sleep(0.3)
+    # three read, two waiting in the queue, one held by the producer waiting for room
+    assert len(produced) <= 3 + 2 + 1
+    reader.close()
+    time.sleep(0.3)
+    assert len(produced) <= 3 + 2 + 1
+    assert not [t for t in threading.enumerate() if t.name == "read-ahead"]

@@ -7,14 +7,19 @@ Nothing here knows the simulator: these are the failure modes any external API s
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import quote, quote_plus
 
 import requests
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -92,3 +97,45 @@ def send_with_retries(
         )
         policy.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """``items``, produced by a thread up to ``depth`` ahead of the reader: the next page is asked for
+    and received while this one is stored (the wait on the other side overlaps the work on ours). An
+    exception in the producer is raised to the reader, in order; a reader that stops early stops the
+    producer at its next item."""
+    done = object()
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((done, None))
+        except BaseException as exc:  # handed to the reader, which raises it
+            put((done, exc))
+
+    producer = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item, error = box.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        producer.join(timeout=5)  # a request in flight is left to end on its own (a daemon thread)

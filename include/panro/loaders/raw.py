@@ -1,5 +1,7 @@
 """Landing records in raw: PostgreSQL COPY into a temporary table, then one set-based insert that
-keeps only what raw does not hold yet. Raw is append-only; a rerun adds nothing it already has.
+keeps only what raw does not hold yet. Raw is append-only; a rerun adds nothing it already has. A portal
+window after every window asked before cannot hold a version raw has: it is copied straight into raw
+(``copy_new_portal_versions``), and landed the general way only if that turns out wrong.
 
 The temporary tables type the record as jsonb, so the server parses each record while the COPY
 streams (on its own core, as this process hashes the next ones) rather than in the final insert.
@@ -13,7 +15,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -127,42 +129,48 @@ def ledger_finish(conn: psycopg.Connection, result: LoadResult) -> None:
     )
 
 
+def _portal_rows(rows: Iterable[tuple[str, object]], counts: list[int]) -> Iterator[tuple]:
+    """``(source_page, record_hash, application_id, updated_at_text, record text)`` of each version
+    received, once: the same version twice in one load (a record repeated across pages while the
+    portal changed under the client) lands at its first arrival. ``counts`` counts what came and what
+    was yielded."""
+    seen: set[str] = set()
+    for source_page, item in rows:
+        label = item.get("application_id") if isinstance(item, dict) else None
+        record, record_hash, text = storable(item, f"portal {source_page} record {label or counts[0] + 1}")
+        counts[0] += 1
+        if record_hash in seen:
+            continue
+        seen.add(record_hash)
+        counts[1] += 1
+        fields = record if isinstance(record, dict) else {}
+        app_id, updated_at = fields.get("application_id"), fields.get("updated_at")
+        yield (
+            source_page,
+            record_hash,
+            app_id if isinstance(app_id, str) else None,
+            updated_at if isinstance(updated_at, str) else None,
+            text,
+        )
+
+
 def copy_portal_versions(
     conn: psycopg.Connection, load_id: str, rows: Iterable[tuple[str, object]]
 ) -> tuple[int, int]:
-    """Land ``(source_page, record)`` pairs. Returns (rows received, rows inserted)."""
+    """Land ``(source_page, record)`` pairs, skipping versions raw holds. Returns (rows received, rows
+    inserted)."""
     conn.execute(
         """create temporary table portal_incoming (
                seq bigint, source_page text, record_hash text, application_id text, updated_at_text text,
                record jsonb
            ) on commit drop"""
     )
-    received = 0
-    seen: set[str] = set()
+    counts = [0, 0]
     with conn.cursor().copy(
         "copy portal_incoming (seq, source_page, record_hash, application_id, updated_at_text, record) from stdin"
     ) as copy:
-        for source_page, item in rows:
-            label = item.get("application_id") if isinstance(item, dict) else None
-            record, record_hash, text = storable(item, f"portal {source_page} record {label or received + 1}")
-            received += 1
-            # the same version twice in one load (a record repeated across pages) lands once, at its
-            # first arrival; de-duplicated here, the insert below need not sort the records by hash
-            if record_hash in seen:
-                continue
-            seen.add(record_hash)
-            fields = record if isinstance(record, dict) else {}
-            app_id, updated_at = fields.get("application_id"), fields.get("updated_at")
-            copy.write_row(
-                (
-                    received,
-                    source_page,
-                    record_hash,
-                    app_id if isinstance(app_id, str) else None,
-                    updated_at if isinstance(updated_at, str) else None,
-                    text,
-                )
-            )
+        for seq, row in enumerate(_portal_rows(rows, counts)):
+            copy.write_row((seq, *row))
     # raw_id follows arrival order (of two versions with the same updated_at, the later received is the
     # later landed, which staging takes as current)
     inserted = conn.execute(
@@ -173,7 +181,35 @@ def copy_portal_versions(
            on conflict (record_hash) do nothing""",
         (load_id,),
     ).rowcount
-    return received, inserted
+    return counts[0], inserted
+
+
+def copy_new_portal_versions(
+    conn: psycopg.Connection, load_id: str, rows: Iterable[tuple[str, object]]
+) -> tuple[int, int] | None:
+    """``copy_portal_versions`` for versions raw cannot hold yet (a window after every window asked
+    before): ``COPY`` straight into raw, which the server writes while this process reads the next
+    pages, instead of a temporary table and a second pass. Returns (rows received, rows inserted), or
+    None when raw did hold one of the versions: nothing of this call is kept then (a savepoint), and
+    the caller lands the versions again with ``copy_portal_versions``."""
+    # the first statement begins the load's transaction, so the block below is a savepoint in it
+    loaded_at = conn.execute("select now()").fetchone()[0]
+    counts = [0, 0]
+    try:
+        with (
+            conn.transaction(),
+            conn.cursor().copy(
+                """copy raw.portal_applications
+                       (load_id, loaded_at, source_page, record_hash, application_id, updated_at_text, record)
+                   from stdin"""
+            ) as copy,
+        ):
+            for row in _portal_rows(rows, counts):
+                copy.write_row((load_id, loaded_at, *row))
+    except psycopg.errors.UniqueViolation as exc:
+        log.warning("portal load %s: a version is already in raw (%s); landing it again", load_id, exc.diag.message_detail)
+        return None
+    return counts[0], counts[1]
 
 
 def copy_file_rows(
