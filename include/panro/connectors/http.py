@@ -103,7 +103,7 @@ def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
     """``items``, produced by a thread up to ``depth`` ahead of the reader: the next page is asked for
     and received while this one is stored (the wait on the other side overlaps the work on ours). An
     exception in the producer is raised to the reader, in order; a reader that stops early stops the
-    producer at its next item."""
+    producer at its next item, and waits for it."""
     done = object()
     box: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -138,4 +138,5 @@ def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
             yield item
     finally:
         stop.set()
-        producer.join(timeout=5)  # a request in flight is left to end on its own (a daemon thread)
+        # waits for a request in flight, so that the client is never used by two threads at once
+        producer.join()
