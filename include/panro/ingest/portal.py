@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 SOURCE = "portal"
 
 
-def _request_window(url: str, interval_start: datetime, interval_end: datetime) -> tuple[datetime, datetime, bool]:
+def _request_window(
+    url: str, interval_start: datetime, interval_end: datetime
+) -> tuple[datetime, datetime, bool]:
     """``(since, until, forward)``: forward when the window starts at or after the watermark, so that
     no version in it can have been asked for before (or nothing was ever asked)."""
     with connect(url) as conn:

@@ -207,7 +207,11 @@ def copy_new_portal_versions(
             for row in _portal_rows(rows, counts):
                 copy.write_row((load_id, loaded_at, *row))
     except psycopg.errors.UniqueViolation as exc:
-        log.warning("portal load %s: a version is already in raw (%s); landing it again", load_id, exc.diag.message_detail)
+        log.warning(
+            "portal load %s: a version is already in raw (%s); landing it again",
+            load_id,
+            exc.diag.message_detail,
+        )
         return None
     return counts[0], counts[1]
 
