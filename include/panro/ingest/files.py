@@ -139,22 +139,14 @@ def ingest_files(url: str, source: FileSource, drop_dir: Path, run_id: str | Non
                     conn, source.table, result.load_id, path.name, digest, rows, source.dedupe
                 )
                 result.rows_received = received + repeated
-                conn.execute(
-                    """insert into ops.processed_files (source, file_name, sha256, load_id, loaded_at, file_stat)
-                       values (%s, %s, %s, %s, now(), %s)""",
-                    (source.name, path.name, digest, result.load_id, stat),
-                )
+                _record_processed(conn, source, path.name, digest, result.load_id, stat)
                 result.outcome = "success"
                 ledger_finish(conn, result)
         except RefusedFile as exc:
             result.outcome, result.message = "refused", str(exc)
             log.error("refused %s", exc)
             with connect(url) as conn:
-                conn.execute(
-                    """insert into ops.processed_files (source, file_name, sha256, load_id, loaded_at, file_stat)
-                       values (%s, %s, %s, %s, now(), %s)""",
-                    (source.name, path.name, digest, result.load_id, stat),
-                )
+                _record_processed(conn, source, path.name, digest, result.load_id, stat)
                 ledger_finish(conn, result)
         except Exception as exc:
             result.outcome, result.message = "failed", f"{type(exc).__name__}: {exc}"
@@ -163,6 +155,17 @@ def ingest_files(url: str, source: FileSource, drop_dir: Path, run_id: str | Non
             raise
         results.append(result)
     return results
+
+
+def _record_processed(
+    conn, source: FileSource, name: str, digest: str, load_id: str, stat: str | None
+) -> None:
+    """The processed-file ledger's row of a file read, loaded or refused: it is not read again."""
+    conn.execute(
+        """insert into ops.processed_files (source, file_name, sha256, load_id, loaded_at, file_stat)
+           values (%s, %s, %s, %s, now(), %s)""",
+        (source.name, name, digest, load_id, stat),
+    )
 
 
 def settled_stat(path: Path) -> str | None:
