@@ -372,7 +372,7 @@ def land_scenario(url: str) -> None:
     land_file(url, "raw.evaluation_scores", "scores_20240308-2-5.csv", SCORES)
 
 
-def run_dbt(url: str, work: Path, *args: str) -> str:
+def run_dbt(url: str, work: Path, *args: str, round_date: str = ROUND) -> str:
     env = {**os.environ, **dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     command = [
         DBT,
@@ -386,7 +386,7 @@ def run_dbt(url: str, work: Path, *args: str) -> str:
         "--log-path",
         str(work / "logs"),
         "--vars",
-        json.dumps({"round_date": ROUND, "run_id": "eligibility-test"}),
+        json.dumps({"round_date": round_date, "run_id": "eligibility-test"}),
     ]
     proc = subprocess.run(command, check=False, env=env, capture_output=True, text=True, cwd=PROJECT)
     assert proc.returncode == 0, f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
@@ -660,4 +660,82 @@ def test_no_rule_reads_the_clock():
         text = path.read_text(encoding="utf-8").lower()
         assert "now()" not in text and "current_date" not in text and "current_timestamp" not in text, (
             path.name
+        )
+
+
+# --- judged incrementally -----------------------------------------------------------------------------
+
+JUDGED = ("int_eligibility_checks", "int_eligibility_verdicts")
+
+
+def eligibility_marts(url: str) -> tuple[list[tuple], list[tuple]]:
+    return (
+        query(url, "select * from marts.fct_eligibility_check order by application_id, rule_code"),
+        query(url, "select * from marts.fct_eligibility order by application_id"),
+    )
+
+
+def row_places(url: str) -> dict[str, set]:
+    """Where each stored row lies (ctid): a row written again moves."""
+    return {m: {r for (r,) in query(url, f"select ctid::text from intermediate.{m}")} for m in JUDGED}
+
+
+@pytest.fixture
+def warehouse_copy(warehouse, pg_server):
+    """A copy of the module's built warehouse, to change without touching the other tests' data."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    source = urlparse(warehouse).path.lstrip("/")
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'create database "{name}" template "{source}"')
+    yield urlunparse(urlparse(pg_server)._replace(path=f"/{name}"))
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def test_eligibility_judged_incrementally_equals_a_full_build(warehouse_copy, tmp_path):
+    """The stored checks and verdicts are rewritten only for applications whose judgement changed, and
+    the marts equal a full build after a day back (applications leave, evidence not yet valid), a day
+    forward again (they come back), a change of the reason catalogue and a day with nothing new."""
+    url = warehouse_copy
+    judged = ("+fct_eligibility", "+fct_eligibility_check")  # the eligibility path and what it reads
+
+    def incremental_equals_full(day: str) -> tuple[list[tuple], list[tuple]]:
+        run_dbt(url, tmp_path, "run", "--select", *judged, round_date=day)
+        incremental = eligibility_marts(url)
+        run_dbt(url, tmp_path, "run", "--select", *JUDGED, "--full-refresh", round_date=day)
+        run_dbt(url, tmp_path, "run", "--select", "fct_eligibility_check", "fct_eligibility", round_date=day)
+        assert eligibility_marts(url) == incremental, day
+        return incremental
+
+    on_round = eligibility_marts(url)
+    before = incremental_equals_full("2024-03-05")
+    assert {r[0] for r in before[1]} < {r[0] for r in on_round[1]}  # applications left
+    assert {r[:2] for r in before[1]} - {r[:2] for r in on_round[1]}  # and verdicts changed
+    assert incremental_equals_full(ROUND) == on_round
+
+    # a catalogue text changes: every row that shows it is rewritten, through the incremental build
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "update reference.reason_codes set text_ko = text_ko || ' (개정)' where reason_code = 'DOCUMENTS_MISSING'"
+        )
+    revised = incremental_equals_full(ROUND)
+    assert {r[5] for r in revised[0] if r[4] == "DOCUMENTS_MISSING"} == {
+        r[5] + " (개정)" for r in on_round[0] if r[4] == "DOCUMENTS_MISSING"
+    }
+
+    # nothing new: no stored row is written again, and the marts say the same
+    places = row_places(url)
+    run_dbt(url, tmp_path, "run", "--select", *judged)
+    assert row_places(url) == places
+    assert eligibility_marts(url) == revised
+    # one key per application and rule, one verdict per application: the database refuses a second
+    with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute(
+            "insert into intermediate.int_eligibility_checks"
+            " select * from intermediate.int_eligibility_checks limit 1"
+        )
+    with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute(
+            "insert into intermediate.int_eligibility_verdicts"
+            " select * from intermediate.int_eligibility_verdicts limit 1"
         )

@@ -9,7 +9,16 @@ from panro.warehouse import dbt_env, ensure_schema
 STAGING = Path(__file__).resolve().parents[1] / "dbt_project" / "models" / "staging"
 # The landing columns every raw table has, as far as it has them: never null. dbt does not test them
 # (it would re-read every raw table every day); the tables' constraints hold them.
-LANDING_COLUMNS = {"raw_id", "load_id", "loaded_at", "source_file", "file_sha256", "line_no", "record_hash", "record"}
+LANDING_COLUMNS = {
+    "raw_id",
+    "load_id",
+    "loaded_at",
+    "source_file",
+    "file_sha256",
+    "line_no",
+    "record_hash",
+    "record",
+}
 # The keys of the raw tables beside raw_id (a repeated record, or file line, or day's answer, lands once).
 RAW_KEYS = {
     "portal_applications": ["record_hash"],
@@ -17,7 +26,13 @@ RAW_KEYS = {
     "nts_status_answers": ["asked_on", "b_no"],
     **{
         f"reference_{name}": ["record_hash"]
-        for name in ("credit_checks", "fair_trade_violations", "certifications", "mail_order_registry", "onnuri_listings")
+        for name in (
+            "credit_checks",
+            "fair_trade_violations",
+            "certifications",
+            "mail_order_registry",
+            "onnuri_listings",
+        )
     },
 }
 
@@ -115,7 +130,9 @@ def test_raw_tables_hold_their_keys_and_required_columns(fresh_db):
             assert set(columns) <= set(nullable), f"raw.{table}: documented columns missing"
             required = sorted(c for c in columns if c in LANDING_COLUMNS | set(RAW_KEYS.get(table, [])))
             assert "raw_id" in required and "record" in required
-            assert [c for c in required if nullable[c] != "NO"] == [], f"raw.{table}: nullable landing columns"
+            assert [c for c in required if nullable[c] != "NO"] == [], (
+                f"raw.{table}: nullable landing columns"
+            )
             unique = {
                 tuple(sorted(r[0]))
                 for r in conn.execute(

@@ -441,7 +441,7 @@ checked as (
         end as business_active_reason_code,
         case
             when brn is null then '사업자등록번호가 없어 조회 불가'
-            when nts_answered_on is null then {{ round_date() }} || '까지 조회 결과 없음'
+            when nts_answered_on is null then '마감일까지 조회 결과 없음'
             else '국세청 ' || nts_answered_on || ' 조회: ' || case
                 when not nts_is_registered then '등록되지 않은 번호'
                 when nts_status = 'suspended' then '휴업자'
@@ -547,7 +547,7 @@ checked as (
         case
             when documents_complete_gap_input is not null then documents_complete_gap_note
             when valid_documents < required_documents then document_problems
-            else '필수 서류 ' || required_documents || '종 모두 ' || {{ round_date() }} || ' 기준 유효'
+            else '필수 서류 ' || required_documents || '종 모두 마감일 기준 유효'
         end as documents_complete_detail,
 
         ---------- the channel and the day
