@@ -51,8 +51,8 @@ to_judge as (
 
 ),
 
--- Not materialized, and only the columns used: materialized, the 16 checks of every application
--- were copied whole to disk and read twice.
+-- Materialized, and only the columns used: the checks of the applications to judge (a day's few, read
+-- by index), used twice below.
 judged_checks as materialized (
 
     select
