@@ -148,6 +148,19 @@ industry_codes as (
 
 ),
 
+-- Each code cut to every prefix length on the list, so that the join below is on equality (a hash
+-- join) and not a prefix test of every code against every listed prefix (9.3 M comparisons, 1.5 s at
+-- 200,000 applications). Materialized, so that the planner cannot join the list on the revision first.
+industry_code_prefixes as materialized (
+
+    select
+        industry_codes.*,
+        left(industry_codes.ksic_code, prefix_lengths.prefix_length) as code_prefix
+    from industry_codes
+    cross join (select distinct length(ksic_prefix) as prefix_length from excluded_industries) as prefix_lengths
+
+),
+
 industry_matches as (
 
     select
@@ -161,11 +174,10 @@ industry_matches as (
             where exceptions.excluded_prefix = excluded_industries.ksic_prefix
                 and left(industry_codes.ksic_code, length(exceptions.ksic_prefix)) = exceptions.ksic_prefix
         ) as is_excepted
-    from industry_codes
+    from industry_code_prefixes as industry_codes
     inner join excluded_industries
         on excluded_industries.ksic_revision = industry_codes.effective_ksic_revision
-        and left(industry_codes.ksic_code, length(excluded_industries.ksic_prefix))
-            = excluded_industries.ksic_prefix
+        and excluded_industries.ksic_prefix = industry_codes.code_prefix
 
 ),
 

@@ -20,9 +20,16 @@ applications as (
 
 ),
 
-sections as (
+-- One row per division of each section, so that an application finds its section by equality (a hash
+-- join): the range test against every section re-read each code's division 21 times (3 s at 200,000
+-- applications).
+section_divisions as (
 
-    select * from {{ ref('ksic_sections') }}
+    select
+        sections.ksic_section,
+        divisions.division
+    from {{ ref('ksic_sections') }} as sections
+    cross join lateral generate_series(sections.division_from, sections.division_to) as divisions (division)
 
 ),
 
@@ -45,10 +52,10 @@ coded as (
     select
         applications.application_id,
         applications.ksic_code,
-        sections.ksic_section
+        section_divisions.ksic_section
     from applications
-    left join sections
-        on applications.ksic_division between sections.division_from and sections.division_to
+    left join section_divisions
+        on applications.ksic_division = section_divisions.division
 
 ),
 

@@ -31,9 +31,13 @@ latest_deliveries as (
 
 ),
 
+-- Only the columns read below: this is written out once and sorted, and the file's name and hash are
+-- the widest part of a line.
 scores as (
 
-    select lines.*
+    select
+        lines.raw_id, lines.application_id, lines.round_id, lines.round_date, lines.program_code,
+        lines.reviewer_id, lines.criterion, lines.score, lines.has_conflict_of_interest, lines.scored_at
     from lines
     inner join latest_deliveries
         on lines.source_file = latest_deliveries.source_file
@@ -45,6 +49,15 @@ scores as (
 
 ),
 
+-- The rounds of each application first (a hash aggregate: about one in twelve lines), so that only
+-- they are sorted, not every line.
+application_rounds as (
+
+    select distinct application_id, round_id, round_date, program_code
+    from scores
+
+),
+
 first_rounds as (
 
     select distinct on (application_id)
@@ -52,8 +65,8 @@ first_rounds as (
         round_id,
         round_date,
         program_code
-    from scores
-    order by application_id, round_date, round_id
+    from application_rounds
+    order by application_id, round_date, round_id, program_code
 
 ),
 
