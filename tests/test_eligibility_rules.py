@@ -739,3 +739,24 @@ def test_eligibility_judged_incrementally_equals_a_full_build(warehouse_copy, tm
             "insert into intermediate.int_eligibility_verdicts"
             " select * from intermediate.int_eligibility_verdicts limit 1"
         )
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ("result = 'maybe'", psycopg.errors.CheckViolation),
+        ("result = 'fail', reason_code = null", psycopg.errors.CheckViolation),
+        ("leads_to = 'selected'", psycopg.errors.CheckViolation),
+        ("rule_version = null", psycopg.errors.NotNullViolation),
+        ("rule_order = null", psycopg.errors.NotNullViolation),
+        ("judgement_fingerprint = null", psycopg.errors.NotNullViolation),
+    ],
+)
+def test_stored_checks_refuse_a_row_the_mart_forbids(warehouse_copy, change, error):
+    """The mart's column rules are the stored table's constraints (the contract of
+    int_eligibility_checks): a row breaking one is refused as it is written, build or hand edit."""
+    with psycopg.connect(warehouse_copy) as conn, pytest.raises(error):
+        conn.execute(
+            f"update intermediate.int_eligibility_checks set {change}"
+            " where ctid = (select min(ctid) from intermediate.int_eligibility_checks where result = 'pass')"
+        )
