@@ -19,6 +19,7 @@ from urllib.parse import urlparse, urlunparse
 
 import psycopg
 import pytest
+import yaml
 
 from panro.brn import brn_check_digit
 from panro.loaders.raw import (
@@ -739,6 +740,29 @@ def test_eligibility_judged_incrementally_equals_a_full_build(warehouse_copy, tm
             "insert into intermediate.int_eligibility_verdicts"
             " select * from intermediate.int_eligibility_verdicts limit 1"
         )
+
+
+def test_a_staged_raw_id_without_a_unique_test_has_a_unique_index(warehouse):
+    """The row-by-row staging models hold raw_id unique by their index (dbt_project.yml) instead of a
+    `unique` test that would read the whole history each day; every other model keeps the test."""
+    by_index = []
+    for path in (PROJECT / "models" / "staging").rglob("_*__models.yml"):
+        for model in yaml.safe_load(path.read_text(encoding="utf-8"))["models"]:
+            raw_id = next((c for c in model.get("columns", []) if c["name"] == "raw_id"), None)
+            if raw_id and "unique" not in (raw_id.get("data_tests") or []):
+                by_index.append(model["name"])
+    unique_on_raw_id = {
+        name
+        for (name,) in query(
+            warehouse,
+            "select c.relname from pg_index i"
+            " join pg_class c on c.oid = i.indrelid join pg_namespace n on n.oid = c.relnamespace"
+            " join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]"
+            " where n.nspname = 'staging' and i.indisunique and i.indnatts = 1 and a.attname = 'raw_id'",
+        )
+    }
+    assert len(by_index) >= 11
+    assert set(by_index) <= unique_on_raw_id, sorted(set(by_index) - unique_on_raw_id)
 
 
 @pytest.mark.parametrize(
