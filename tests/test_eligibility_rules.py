@@ -195,7 +195,7 @@ KAKAO = [  # 소담스퀘어 (3-2): BRN, consent and contact only
 
 # 국세청 answers: asked_on -> {BRN: (b_stt_cd, end_dt)}; everyone not listed is in business (01) on the round day.
 NTS_SPECIAL = {
-    "2024-03-05": {brn(11): ("01", "")},
+    "2024-03-05": {brn(1): ("01", ""), brn(11): ("01", "")},  # brn(1): the same answer on both days
     "2024-03-08": {
         brn(9): ("03", "20240309"),
         brn(10): ("03", "20240308"),
@@ -534,10 +534,12 @@ def test_boundaries_in_the_details(warehouse):
         "pass",
         None,
         None,
-        "국세청 2024-03-08 조회: 폐업자 (폐업일 2024-03-09, 마감일 이후)",
+        "국세청 2024-03-08 이후 조회: 폐업자 (폐업일 2024-03-09, 마감일 이후)",
     )
     assert check(url, "E10", "business_active")[:2] == ("fail", "BUSINESS_CLOSED")
-    assert check(url, "E11", "business_active")[3] == "국세청 2024-03-08 조회: 휴업자"
+    # the detail names the day the answer has been the same since: brn(11) was open on 03-05
+    assert check(url, "E11", "business_active")[3] == "국세청 2024-03-08 이후 조회: 휴업자"
+    assert check(url, "E01", "business_active") == ("pass", None, None, "국세청 2024-03-05 이후 조회: 계속사업자")
     assert check(url, "E14", "no_financial_default") == (
         "pass",
         None,

@@ -65,7 +65,7 @@ def test_an_eligible_scored_application(warehouse):
     block = lines[start : lines.index("", start)]
     rule_lines = [line for line in block if not line.startswith(" " * 7)]  # details are indented further
     assert len(rule_lines) == 16 and all("pass   (통과)" in line for line in rule_lines)
-    assert "       business_active: 국세청 2024-03-08 조회: 계속사업자" in lines
+    assert "       business_active: 국세청 2024-03-08 이후 조회: 계속사업자" in lines
     # the score: who counted and why not, each claim and why, the rows and the total
     assert "  심사위원 R04: 제품 4 + 온라인 준비 3 + 성장성 3 = 10  제외: 이해충돌" in lines
     assert "  심사 점수 80 (반영 심사위원 3명의 평균)" in lines
@@ -86,7 +86,7 @@ def test_an_ineligible_application_names_its_reason(warehouse):
     assert "  주 사유: BUSINESS_CLOSED 마감일 현재 폐업 사업자 (국세청)" in lines
     (closed,) = [line for line in lines if "BUSINESS_CLOSED:" in line]
     assert closed.startswith(" ✗  9 마감일 현재 휴업·폐업 아님") and "fail   (탈락)" in closed
-    assert "       business_active: 국세청 2024-03-08 조회: 폐업자 (폐업일 2024-03-08)" in lines
+    assert "       business_active: 국세청 2024-03-08 이후 조회: 폐업자 (폐업일 2024-03-08)" in lines
     assert "점수: 심사 점수 없음 (선착순 세부사업이거나 아직 심사 전)" in lines
     assert lines[-1] == "  없음"  # never decided
 

@@ -218,6 +218,7 @@ joined as (
         documents.small_business_cert_status = 'valid' as has_valid_certificate,
         documents.small_business_cert_valid_until,
         statuses.answered_on as nts_answered_on,
+        statuses.answer_since as nts_answer_since,
         statuses.status as nts_status,
         statuses.is_registered as nts_is_registered,
         statuses.closed_on as nts_closed_on,
@@ -454,7 +455,9 @@ checked as (
         case
             when brn is null then '사업자등록번호가 없어 조회 불가'
             when nts_answered_on is null then '마감일까지 조회 결과 없음'
-            else '국세청 ' || nts_answered_on || ' 조회: ' || case
+            -- the day the answer has been the same since, not the day of the latest answer: a number asked
+            -- again each day keeps its check (int_business_statuses_as_of_cutoff)
+            else '국세청 ' || nts_answer_since || ' 이후 조회: ' || case
                 when not nts_is_registered then '등록되지 않은 번호'
                 when nts_status = 'suspended' then '휴업자'
                 when nts_status = 'closed' then '폐업자 (폐업일 ' || coalesce(cast(nts_closed_on as text), '미상')
