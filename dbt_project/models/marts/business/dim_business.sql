@@ -10,9 +10,16 @@ applications as (
 
 ),
 
-sections as (
+-- one row per KSIC division, joined by equality (a range test against every section read each
+-- business's division again for all 21 sections)
+section_divisions as (
 
-    select * from {{ ref('ksic_sections') }}
+    select
+        sections.ksic_section,
+        sections.name_ko,
+        divisions.division
+    from {{ ref('ksic_sections') }} as sections
+    cross join lateral generate_series(sections.division_from, sections.division_to) as divisions (division)
 
 ),
 
@@ -28,19 +35,19 @@ per_business as (
 
 ),
 
+-- only the columns described are sorted, not the whole application row
 latest as (
 
-    select *
-    from (
-        select
-            applications.*,
-            row_number() over (
-                partition by business_key
-                order by updated_at desc, application_id desc
-            ) as recency
-        from applications
-    ) as numbered
-    where recency = 1
+    select distinct on (business_key)
+        business_key,
+        sido,
+        ksic_code,
+        ksic_revision,
+        case when ksic_code ~ '^[0-9]{5}$' then substr(ksic_code, 1, 2) end as ksic_division,
+        employees,
+        annual_revenue_krw
+    from applications
+    order by business_key, updated_at desc, application_id desc
 
 ),
 
@@ -56,9 +63,9 @@ final as (
         ---------- industry (KSIC)
         latest.ksic_code,
         latest.ksic_revision,
-        case when latest.ksic_code ~ '^[0-9]{5}$' then substr(latest.ksic_code, 1, 2) end as ksic_division,
-        sections.ksic_section,
-        sections.name_ko as ksic_section_name_ko,
+        latest.ksic_division,
+        section_divisions.ksic_section,
+        section_divisions.name_ko as ksic_section_name_ko,
 
         ---------- size (the legal thresholds of 소상공인 are 5 and 10 regular employees)
         case
@@ -87,9 +94,8 @@ final as (
     from latest
     inner join per_business
         on latest.business_key = per_business.business_key
-    left join sections
-        on latest.ksic_code ~ '^[0-9]{5}$'
-        and cast(substr(latest.ksic_code, 1, 2) as integer) between sections.division_from and sections.division_to
+    left join section_divisions
+        on cast(latest.ksic_division as integer) = section_divisions.division
 
 )
 
