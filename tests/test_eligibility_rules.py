@@ -786,3 +786,21 @@ def test_stored_checks_refuse_a_row_the_mart_forbids(warehouse_copy, change, err
             f"update intermediate.int_eligibility_checks set {change}"
             " where ctid = (select min(ctid) from intermediate.int_eligibility_checks where result = 'pass')"
         )
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ("documents_complete_result = 'maybe'", psycopg.errors.CheckViolation),
+        ("brn_valid_result = null", psycopg.errors.NotNullViolation),
+        ("judged_at = null", psycopg.errors.NotNullViolation),
+    ],
+)
+def test_the_rule_columns_refuse_a_result_that_is_not_one(warehouse_copy, change, error):
+    """Every `<rule>_result` of int_applications_checked_for_eligibility is pass, fail or review, held by
+    the model's contract as the table is written (not by 34 column tests reading it daily)."""
+    with psycopg.connect(warehouse_copy) as conn, pytest.raises(error):
+        conn.execute(
+            f"update intermediate.int_applications_checked_for_eligibility set {change}"
+            " where ctid = (select min(ctid) from intermediate.int_applications_checked_for_eligibility)"
+        )
