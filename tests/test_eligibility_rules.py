@@ -539,7 +539,12 @@ def test_boundaries_in_the_details(warehouse):
     assert check(url, "E10", "business_active")[:2] == ("fail", "BUSINESS_CLOSED")
     # the detail names the day the answer has been the same since: brn(11) was open on 03-05
     assert check(url, "E11", "business_active")[3] == "국세청 2024-03-08 이후 조회: 휴업자"
-    assert check(url, "E01", "business_active") == ("pass", None, None, "국세청 2024-03-05 이후 조회: 계속사업자")
+    assert check(url, "E01", "business_active") == (
+        "pass",
+        None,
+        None,
+        "국세청 2024-03-05 이후 조회: 계속사업자",
+    )
     assert check(url, "E14", "no_financial_default") == (
         "pass",
         None,
