@@ -19,7 +19,7 @@ answers as (
 
 ),
 
--- asked_on where the answer differs from the one before it
+-- One sort: each answer in order, the day it starts a new answer, and whether it is the latest.
 changes as (
 
     select
@@ -29,7 +29,8 @@ changes as (
                 is not distinct from row(is_registered, status, closed_on)
                 then null
             else asked_on
-        end as changed_on
+        end as changed_on,
+        lead(raw_id) over by_day is null as is_latest
     from answers
     window by_day as (partition by brn order by asked_on, raw_id)
 
@@ -46,7 +47,7 @@ runs as (
 
 final as (
 
-    select distinct on (brn)
+    select
         brn,
         asked_on as answered_on,
         answer_since,
@@ -57,7 +58,7 @@ final as (
         end_dt_text,
         {{ round_date() }} as judged_at
     from runs
-    order by brn, asked_on desc, raw_id desc
+    where is_latest
 
 )
 
