@@ -300,6 +300,16 @@ def land_file(url: str, table: str, name: str, rows: list[dict], dedupe: str = "
         copy_file_rows(conn, table, f"load-{name}", name, digest, list(enumerate(rows, start=2)), dedupe)
 
 
+def land_nts_answers(url: str, load_id: str, day: str, answers: dict[str, tuple[str, str]]) -> None:
+    """The 국세청's answers of one day: number -> (b_stt_cd, end_dt)."""
+    rows = [
+        {"b_no": b_no, "b_stt_cd": code, "b_stt": "", "end_dt": end_dt, "tax_type": "", "tax_type_cd": ""}
+        for b_no, (code, end_dt) in sorted(answers.items())
+    ]
+    with connect(url) as conn:
+        copy_nts_answers(conn, load_id, day, rows)
+
+
 def land_scenario(url: str) -> None:
     ensure_schema(url)
     with connect(url) as conn:
@@ -344,21 +354,7 @@ def land_scenario(url: str) -> None:
     )
     for day, special in NTS_SPECIAL.items():
         asked = everyone - NO_NTS_ANSWER if day == ROUND else set(special)
-        answers = []
-        for b_no in sorted(asked):
-            code, end_dt = special.get(b_no, ("01", ""))
-            answers.append(
-                {
-                    "b_no": b_no,
-                    "b_stt_cd": code,
-                    "b_stt": "",
-                    "end_dt": end_dt,
-                    "tax_type": "",
-                    "tax_type_cd": "",
-                }
-            )
-        with connect(url) as conn:
-            copy_nts_answers(conn, f"load-nts-{day}", day, answers)
+        land_nts_answers(url, f"load-nts-{day}", day, {b: special.get(b, ("01", "")) for b in asked})
     land_file(url, "raw.reference_credit_checks", "credit_checks_20240308.csv", CREDIT_CHECKS, "content")
     land_file(
         url,
@@ -809,3 +805,132 @@ def test_the_rule_columns_refuse_a_result_that_is_not_one(warehouse_copy, change
             f"update intermediate.int_applications_checked_for_eligibility set {change}"
             " where ctid = (select min(ctid) from intermediate.int_applications_checked_for_eligibility)"
         )
+
+
+# --- the 국세청 statuses, folded day by day ----------------------------------------------------------------
+
+STATUS_COLUMNS = "brn, answered_on, answer_since, status_code, status, is_registered, closed_on, end_dt_text"
+
+
+def statuses_worked_out(url: str, day: str) -> list[tuple]:
+    """What a full build of int_business_statuses_as_of_cutoff gives, worked out here from the staged
+    answers: per number, the latest answer asked on or before ``day`` and the first day of its run of
+    the same answer (registration, status, closing day)."""
+    latest: dict[str, tuple] = {}
+    for row in query(
+        url,
+        "select brn, asked_on, status_code, status, is_registered, closed_on, end_dt_text"
+        " from staging.stg_nts__status_answers where brn is not null and asked_on <= %s"
+        " order by brn, asked_on, raw_id",
+        (day,),
+    ):
+        b_no, asked_on, code, status, registered, closed_on, end_dt = row
+        before = latest.get(b_no)
+        same = before is not None and (before[5], before[4], before[6]) == (registered, status, closed_on)
+        latest[b_no] = (
+            b_no,
+            asked_on,
+            before[2] if same else asked_on,
+            code,
+            status,
+            registered,
+            closed_on,
+            end_dt,
+        )
+    return sorted(latest.values())
+
+
+def test_statuses_fold_in_new_answers_and_equal_a_full_build(warehouse_copy, tmp_path):
+    """int_business_statuses_as_of_cutoff reads only the answers after those it has read and rewrites
+    only their numbers' rows (an answer asked again keeps its run's first day); after a late load for a
+    day already read, a day back, a load refused after it was read or accepted, it reads every answer
+    again. After each build it equals what a full build gives."""
+    from datetime import date
+
+    from panro.quality import accept_load, run_gate
+
+    url = warehouse_copy
+    models = ("stg_nts__status_answers", "int_business_statuses_as_of_cutoff")
+
+    def build(day: str) -> dict[str, tuple]:
+        run_dbt(url, tmp_path, "run", "--select", *models, round_date=day)
+        stored = query(
+            url, f"select {STATUS_COLUMNS} from intermediate.int_business_statuses_as_of_cutoff order by brn"
+        )
+        assert stored == statuses_worked_out(url, day), day
+        return {r[0]: r for r in stored}
+
+    def writers() -> dict[str, str]:
+        """The transaction that wrote each row (xmin; a truncated table refilled reuses the ctids)."""
+        return dict(query(url, "select brn, xmin::text from intermediate.int_business_statuses_as_of_cutoff"))
+
+    def moved(before: dict[str, str]) -> set[str]:
+        return {b for b, writer in writers().items() if before.get(b) != writer}
+
+    stored = query(
+        url, f"select {STATUS_COLUMNS} from intermediate.int_business_statuses_as_of_cutoff order by brn"
+    )
+    assert stored == statuses_worked_out(url, ROUND)
+
+    # a new day: the same answers again, a changed one, a new number; brn(11)'s answer of 03-09 (landed
+    # before, after the last cut-off) is read now
+    answered = {brn(1): ("01", ""), brn(9): ("03", "20240309"), brn(10): ("01", ""), brn(99): ("01", "")}
+    land_nts_answers(url, "load-nts-2024-03-11", "2024-03-11", answered)
+    before = writers()
+    statuses = build("2024-03-11")
+    assert moved(before) == set(answered) | {brn(11)}
+    assert statuses[brn(1)][2] == date(2024, 3, 5)  # asked again, the same answer: its run's first day
+    assert statuses[brn(9)][2] == date(2024, 3, 8)
+    assert statuses[brn(10)][2] == date(2024, 3, 11)  # a new answer starts a new run
+    assert statuses[brn(11)][1:3] == (date(2024, 3, 9), date(2024, 3, 9))
+
+    # the same day again, with a number asked for the first time; then a day with nothing new
+    land_nts_answers(url, "load-nts-2024-03-11-rerun", "2024-03-11", {brn(12): ("01", "")})
+    before = writers()
+    build("2024-03-11")
+    assert moved(before) == {brn(12)}
+    before = writers()
+    build("2024-03-12")
+    assert moved(before) == set()
+
+    # an answer landed late for a day already read: every answer is read again
+    land_nts_answers(url, "load-nts-2024-03-10", "2024-03-10", {brn(1): ("02", "")})
+    before = writers()
+    statuses = build("2024-03-12")
+    assert moved(before) == set(before)
+    assert statuses[brn(1)][2] == date(2024, 3, 11)  # 01, then 02 on 03-10, then 01 again on 03-11
+
+    # a day back (what 03-08 knew: the later numbers are not there), then forward again: a fold of the
+    # answers after 03-08
+    assert brn(99) not in build(ROUND)
+    before = writers()
+    build("2024-03-12")
+    assert moved(before) == {brn(1), brn(9), brn(10), brn(11), brn(12), brn(99)}
+
+    # a load refused after it was read (the landing gate run late): its answers leave staging and every
+    # answer is read again; accepted by a person, they come back
+    land_nts_answers(url, "load-nts-2024-03-13", "2024-03-13", {brn(1): ("02", ""), "12345": ("01", "")})
+    assert build("2024-03-13")[brn(1)][4] == "suspended"
+    gate = run_gate(
+        url,
+        "landing",
+        run_id="statuses-test",
+        business_day=date(2024, 3, 13),
+        load_ids=["load-nts-2024-03-13"],
+    )
+    assert not gate.success
+    before = writers()
+    assert build("2024-03-13")[brn(1)][4] == "in_business"
+    assert moved(before) == set(before)
+    accept_load(url, "load-nts-2024-03-13", accepted_by="test", reason="the short number is a test")
+    before = writers()
+    assert build("2024-03-13")[brn(1)][4] == "suspended"
+    assert moved(before) == set(before)
+
+    # a table built before the model was incremental (no read_through_day): the build says what to run
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "alter table intermediate.int_business_statuses_as_of_cutoff drop column read_through_day"
+        )
+    with pytest.raises(AssertionError, match="run `panro rebuild-staging` once"):
+        run_dbt(url, tmp_path, "run", "--select", *models, round_date="2024-03-12")

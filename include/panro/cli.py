@@ -210,10 +210,12 @@ def cmd_rebuild_staging(args) -> int:
 
     url = resolve_url(load_settings())
     ensure_schema(url)
-    # after a change of a staging model's SQL: the incremental ones are re-read from all of raw (the
-    # next transform rebuilds intermediate and marts on them as usual)
+    # after a change of a staging model's SQL: the incremental ones are re-read from all of raw, and the
+    # 국세청 statuses, which keep what they read of staging, from all of it (the next transform rebuilds
+    # the rest of intermediate and the marts on them as usual)
+    selected = ["staging", "quarantine", "int_business_statuses_as_of_cutoff"]
     try:
-        output = run_dbt(["build", "--select", "staging", "quarantine", "--full-refresh"], url, {})
+        output = run_dbt(["build", "--select", *selected, "--full-refresh"], url, {})
     except DbtError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -346,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "rebuild-staging",
-        help="re-read staging and quarantine from all of raw (after a change of a staging model's SQL)",
+        help="re-read staging, quarantine and the 국세청 statuses from all of raw (after a change of a staging"
+        " model's SQL)",
     )
     p.set_defaults(func=cmd_rebuild_staging)
 
