@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import uuid
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -845,7 +846,6 @@ def test_statuses_fold_in_new_answers_and_equal_a_full_build(warehouse_copy, tmp
     only their numbers' rows (an answer asked again keeps its run's first day); after a late load for a
     day already read, a day back, a load refused after it was read or accepted, it reads every answer
     again. After each build it equals what a full build gives."""
-    from datetime import date
 
     from panro.quality import accept_load, run_gate
 
@@ -932,5 +932,197 @@ def test_statuses_fold_in_new_answers_and_equal_a_full_build(warehouse_copy, tmp
         conn.execute(
             "alter table intermediate.int_business_statuses_as_of_cutoff drop column read_through_day"
         )
+    with pytest.raises(AssertionError, match="run `panro rebuild-staging` once"):
+        run_dbt(url, tmp_path, "run", "--select", *models, round_date="2024-03-12")
+
+
+# --- the committee reviews, folded day by day -------------------------------------------------------------
+
+REVIEW_COLUMNS = (
+    "application_id, round_id, round_date, round_program_code, reviewer_id, product_score,"
+    " online_readiness_score, growth_score, rubric_total, has_conflict_of_interest, is_complete, is_counted"
+)
+CRITERIA = ("product", "online_readiness", "growth")
+
+
+def by_application_and_reviewer(row: tuple) -> tuple[str, str]:
+    return row[0], row[4] or ""
+
+
+def reviews_worked_out(url: str, day: str) -> list[tuple]:
+    """What a full build of int_committee_reviews_totalled gives, worked out here from the staged score
+    lines: the lines of each file's latest delivery, of rounds on or before ``day``; each application's
+    first round (day, id, programme); in it, each reviewer's criteria (a criterion scored twice: the
+    latest scored_at, then raw_id), total, completeness and conflict (unreadable counting as one)."""
+    lines = query(
+        url,
+        "select raw_id, source_file, file_sha256, application_id, round_id, round_date, program_code,"
+        " reviewer_id, criterion, score, has_conflict_of_interest, scored_at"
+        " from staging.stg_evaluation__scores order by raw_id",
+    )
+    first_line: dict[tuple, int] = {}
+    for raw_id, source_file, sha, *_ in lines:
+        first_line.setdefault((source_file, sha), raw_id)
+    latest = {}
+    for (source_file, sha), _first in sorted(first_line.items(), key=lambda item: item[1]):
+        latest[source_file] = sha
+    visible = [
+        line
+        for line in lines
+        if latest[line[1]] == line[2] and None not in line[3:6] and line[5] <= date.fromisoformat(day)
+    ]
+    first_round = {}
+    for _, _, _, app, round_id, round_date, program, *_ in visible:
+        first_round[app] = min(
+            first_round.get(app, (round_date, round_id, program)), (round_date, round_id, program)
+        )
+    criteria: dict[tuple, tuple] = {}  # (app, reviewer, criterion) -> (order, score, conflict)
+    for raw_id, _, _, app, round_id, _, _, reviewer, criterion, score, conflict, scored_at in visible:
+        if round_id != first_round[app][1] or reviewer is None or criterion not in CRITERIA:
+            continue
+        order = (scored_at is not None, scored_at or datetime.min.replace(tzinfo=UTC), raw_id)
+        key = (app, reviewer, criterion)
+        if key not in criteria or order > criteria[key][0]:
+            criteria[key] = (order, score, conflict)
+    reviewers: dict[tuple, dict] = {}
+    for (app, reviewer, criterion), (_, score, conflict) in criteria.items():
+        reviewers.setdefault((app, reviewer), {})[criterion] = (score, conflict)
+    rows = []
+    for app, (round_date, round_id, program) in first_round.items():
+        mine = sorted((r, scored) for (a, r), scored in reviewers.items() if a == app)
+        if not mine:
+            rows.append((app, round_id, round_date, program, None, None, None, None, None, None, None, False))
+        for reviewer, scored in mine:
+            scores = [scored[c][0] if c in scored else None for c in CRITERIA]
+            known = [score for score in scores if score is not None]
+            conflicted = any(conflict is None or conflict for _, conflict in scored.values())
+            complete = len(known) == 3
+            total = sum(known) if known else None
+            rows.append(
+                (
+                    app,
+                    round_id,
+                    round_date,
+                    program,
+                    reviewer,
+                    *scores,
+                    total,
+                    conflicted,
+                    complete,
+                    complete and not conflicted,
+                )
+            )
+    return sorted(rows, key=by_application_and_reviewer)
+
+
+def land_scores(
+    url: str, load_id: str, name: str, lines: list[tuple[str, str, str, tuple[int, int, int]]]
+) -> None:
+    """One score file: (application, round id, reviewer, (product, online_readiness, growth)) per reviewer."""
+    rows = [
+        {
+            "application_id": app,
+            "round_id": round_id,
+            "reviewer_id": reviewer,
+            "criterion": criterion,
+            "score": str(score),
+            "max_score": "40" if criterion == "product" else "30",
+            "conflict_of_interest": "N",
+            "scored_at": f"{round_id[:4]}-{round_id[4:6]}-{round_id[6:8]}T15:00:00+09:00",
+        }
+        for app, round_id, reviewer, totals in lines
+        for criterion, score in zip(CRITERIA, totals, strict=True)
+    ]
+    with connect(url) as conn:
+        digest = sha256_text(load_id + canonical_json(rows))
+        copy_file_rows(conn, "raw.evaluation_scores", load_id, name, digest, list(enumerate(rows, start=2)))
+
+
+def test_committee_reviews_fold_in_new_lines_and_equal_a_full_build(warehouse_copy, tmp_path):
+    """int_committee_reviews_totalled totals again only the applications with lines staged since or of a
+    round that became visible, and keeps the others' rows; after a score file delivered again, a day
+    back, a load refused after it was read or accepted, it totals every line again. After each build it
+    equals what a full build gives."""
+    from panro.quality import accept_load, run_gate
+
+    url = warehouse_copy
+    models = ("stg_evaluation__scores", "int_committee_reviews_totalled")
+
+    def reviews() -> list[tuple]:
+        stored = query(url, f"select {REVIEW_COLUMNS} from intermediate.int_committee_reviews_totalled")
+        return sorted(stored, key=by_application_and_reviewer)
+
+    def build(day: str) -> set[str]:
+        """Build the day; the applications whose rows it wrote (by xmin: the transaction that wrote each)."""
+        before = writers()
+        run_dbt(url, tmp_path, "run", "--select", *models, round_date=day)
+        assert reviews() == reviews_worked_out(url, day), day
+        after = writers()
+        return {app for (app, reviewer), writer in after.items() if before.get((app, reviewer)) != writer} | {
+            app for (app, reviewer) in set(before) - set(after)
+        }
+
+    def writers() -> dict[tuple, str]:
+        return {
+            (app, reviewer): writer
+            for app, reviewer, writer in query(
+                url,
+                "select application_id, reviewer_id, xmin::text from intermediate.int_committee_reviews_totalled",
+            )
+        }
+
+    assert reviews() == reviews_worked_out(url, ROUND)
+    everyone = {app for app, _ in writers()}
+    assert {"E01", "E07", "E26", "E27"} <= everyone
+
+    # a new day: E07 scored again in a later round (its first round still counts), E02 scored in a round
+    # after the round day (not yet visible)
+    land_scores(
+        url, "load-scores-0309", "scores_20240309-2-5.csv", [("E07", "20240309-2-5", "R09", (1, 1, 1))]
+    )
+    land_scores(
+        url, "load-scores-0311", "scores_20240311-2-5.csv", [("E02", "20240311-2-5", "R01", (30, 20, 20))]
+    )
+    assert build("2024-03-09") == {"E07"}
+    # the day E02's round comes: only E02; then nothing new
+    assert build("2024-03-11") == {"E02"}
+    assert build("2024-03-11") == set()
+
+    # a day back (what 03-08 knew: E02 not yet scored), then forward again: a fold of the rounds since
+    build(ROUND)
+    assert "E02" not in {app for app, _ in writers()}
+    assert build("2024-03-11") == {"E02", "E07"}
+
+    # a score file delivered again, corrected (E01 left out, E26 scored again): every line totalled again
+    corrected = [("E26", "20240308-2-5", f"R{n:02d}", (40, 30, 30)) for n in (1, 2, 3)]
+    land_scores(url, "load-scores-0308-again", "scores_20240308-2-5.csv", corrected)
+    assert build("2024-03-11") == everyone | {"E02"}
+    assert "E01" not in {app for app, _ in writers()}
+
+    # a load refused after it was read (the landing gate run late): its lines leave staging and every
+    # line is totalled again; accepted by a person, they come back
+    land_scores(
+        url, "load-scores-0312", "scores_20240312-2-5.csv", [("E27", "20240312-2-5", "R01", (1, 1, 1))]
+    )
+    land_scores(
+        url,
+        "load-scores-0312-b",
+        "scores_20240312-2-4.csv",
+        [("E03", "20240312-2-4", f"R{n:02d}", (35, 25, 25)) for n in range(1, 8)],  # 21 lines: a sample
+    )
+    assert build("2024-03-12") == {"E03", "E27"}
+    gate = run_gate(
+        url, "landing", run_id="reviews-test", business_day=date(2024, 3, 12), load_ids=["load-scores-0312-b"]
+    )
+    assert not gate.success  # the scenario's ids are not FF24-0000000 (a sample of 21 lines)
+    kept = {app for app, _ in writers()} - {"E03"}
+    assert build("2024-03-12") == kept | {"E03"}
+    assert "E03" not in {app for app, _ in writers()}
+    accept_load(url, "load-scores-0312-b", accepted_by="test", reason="the scenario's ids")
+    assert build("2024-03-12") == kept | {"E03"}
+
+    # a table built before the model was incremental: the build says what to run
+    with psycopg.connect(url) as conn:
+        conn.execute("alter table intermediate.int_committee_reviews_totalled drop column read_through_day")
     with pytest.raises(AssertionError, match="run `panro rebuild-staging` once"):
         run_dbt(url, tmp_path, "run", "--select", *models, round_date="2024-03-12")

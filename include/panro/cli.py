@@ -211,9 +211,9 @@ def cmd_rebuild_staging(args) -> int:
     url = resolve_url(load_settings())
     ensure_schema(url)
     # after a change of a staging model's SQL: the incremental ones are re-read from all of raw, and the
-    # 국세청 statuses, which keep what they read of staging, from all of it (the next transform rebuilds
-    # the rest of intermediate and the marts on them as usual)
-    selected = ["staging", "quarantine", "int_business_statuses_as_of_cutoff"]
+    # folds (the 국세청 statuses, the committee reviews), which keep what they read of staging, from all
+    # of it (the next transform rebuilds the rest of intermediate and the marts on them as usual)
+    selected = ["staging", "quarantine", "tag:folds_staged_rows"]
     try:
         output = run_dbt(["build", "--select", *selected, "--full-refresh"], url, {})
     except DbtError as exc:
@@ -348,8 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "rebuild-staging",
-        help="re-read staging, quarantine and the 국세청 statuses from all of raw (after a change of a staging"
-        " model's SQL)",
+        help="re-read staging, quarantine and the folds of staged rows (the 국세청 statuses, the committee"
+        " reviews) from all of raw (after a change of a staging model's SQL)",
     )
     p.set_defaults(func=cmd_rebuild_staging)
 

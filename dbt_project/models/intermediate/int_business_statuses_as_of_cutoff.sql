@@ -15,16 +15,20 @@
 -- ones it has read (in asked order: asked_on, raw_id), and folds them into the stored status of their
 -- numbers; the other numbers keep their rows, which equal what a full build gives. When the answers
 -- read before may have changed, the pre-hook empties the table and the build reads every answer again
--- (macro start_over_unless_new_answers_follow): a day before the last one read (a backfill), an answer
--- landed late for a day already read, a 국세청 load refused or accepted or an answer released since, a
--- change of this model's or the staging model's code.
+-- (start_over_unless_new_rows_follow in macros/folds.sql): a day before the last one read (a backfill),
+-- an answer landed late for a day already read, a 국세청 load refused or accepted or an answer released
+-- since, a change of this model's or the staging model's code.
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='brn',
     on_schema_change='fail',
     indexes=[{'columns': ['brn'], 'unique': True}],
-    pre_hook=["{{ start_over_unless_new_answers_follow() }}"],
+    tags=['folds_staged_rows'],
+    pre_hook=[
+        "{{ start_over_unless_new_rows_follow('stg_nts__status_answers', 'nts', 'nts_status_answers',"
+        " late_when='late.asked_on < state.day') }}"
+    ],
 ) }}
 with
 
@@ -117,10 +121,10 @@ final as (
         is_registered,
         closed_on,
         end_dt_text,
-        ---------- how far the row has read (start_over_unless_new_answers_follow)
+        ---------- how far the row has read (start_over_unless_new_rows_follow)
         {{ round_date() }} as read_through_day,
         (select max(raw_id) from {{ ref('stg_nts__status_answers') }}) as read_through_raw_id,
-        {{ status_answers_context() }} as context_fingerprint
+        {{ staged_rows_context('stg_nts__status_answers', 'nts', 'nts_status_answers') }} as context_fingerprint
     from runs
     where is_latest
 

@@ -1,6 +1,16 @@
 -- One row per line of a committee score file (raw.evaluation_scores), typed.
 -- round_id is `YYYYMMDD-<program_code>`: the round's day and sub-programme are parsed from it.
 -- raw_id orders the lines as they were landed (a later delivery has larger ids).
+-- int_committee_reviews_totalled totals again only the applications with new lines or lines of a round
+-- that became visible, and reads their lines and their files' lines: the indexes beside the staging
+-- models' own (raw_id, load_id; dbt_project.yml) find them without reading every line.
+{{ config(indexes=[
+    {'columns': ['raw_id'], 'unique': True},
+    {'columns': ['load_id']},
+    {'columns': ['application_id']},
+    {'columns': ['round_date']},
+    {'columns': ['source_file', 'raw_id']},
+]) }}
 with
 
 source as (
