@@ -22,7 +22,7 @@
     ('mail_order_registered_on', 'date'), ('smartstore_url', 'text'), ('smartstore_opened_on', 'date'),
     ('product_name', 'text'), ('product_category', 'text'), ('is_imported', 'boolean'),
     ('is_large_company_product', 'boolean'), ('unit_price_krw', 'numeric'),
-    ('documents', 'jsonb'), ('bonus_claims', 'jsonb'), ('program_answers', 'jsonb'),
+    ('documents', 'jsonb'), ('document_uploads', 'jsonb'), ('bonus_claims', 'jsonb'), ('program_answers', 'jsonb'),
     ('consent_privacy', 'boolean'), ('consent_third_party', 'boolean'),
     ('versions_as_of_round', 'integer'), ('as_of_round_date', 'date'),
     ('channel', 'text'), ('site_code', 'text'), ('o2o_platform', 'text'), ('submitted_at_is_date_only', 'boolean'),

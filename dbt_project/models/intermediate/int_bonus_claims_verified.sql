@@ -27,7 +27,7 @@ applications as (
     select
         application_id,
         brn,
-        documents,
+        document_uploads,
         bonus_claims,
         has_own_mall,
         own_mall_url,
@@ -61,13 +61,10 @@ evidence_documents as (
 
     select distinct
         applications.application_id,
-        lower(btrim(uploads.document ->> 'bonus_code')) as bonus_code
+        uploads.bonus_code
     from applications
-    cross join lateral jsonb_array_elements(
-        case when jsonb_typeof(applications.documents) = 'array' then applications.documents else '[]'::jsonb end
-    ) as uploads (document)
-    where jsonb_typeof(uploads.document) = 'object'
-        and lower(btrim(uploads.document ->> 'type')) = 'bonus_evidence'
+    cross join lateral jsonb_to_recordset(applications.document_uploads) as uploads (type text, bonus_code text)
+    where uploads.type = 'bonus_evidence'
 
 ),
 

@@ -74,6 +74,8 @@ renamed as (
 
         ---------- nested lists and answers (kept as jsonb)
         {{ json_value('record', 'documents') }} as documents,
+        ---------- the uploaded documents typed once per version here, not every day by the judging
+        uploads.document_uploads,
         {{ json_value('record', 'bonus_claims') }} as bonus_claims,
         {{ json_value('record', 'program_answers') }} as program_answers,
 
@@ -82,6 +84,21 @@ renamed as (
         {{ try_cast_boolean(json_text('record', 'consents,third_party')) }} as consent_third_party
 
     from source
+    left join lateral (
+        select jsonb_agg(
+            jsonb_build_object(
+                'type', lower(btrim(upload.document ->> 'type')),
+                'issued_on', {{ try_cast_date("btrim(upload.document ->> 'issued_on')") }},
+                'valid_until', {{ try_cast_date("btrim(upload.document ->> 'valid_until')") }},
+                'bonus_code', lower(btrim(upload.document ->> 'bonus_code'))
+            )
+            order by upload.n
+        ) as document_uploads
+        from jsonb_array_elements(
+            case when jsonb_typeof(source.record -> 'documents') = 'array' then source.record -> 'documents' end
+        ) with ordinality as upload (document, n)
+        where jsonb_typeof(upload.document) = 'object'
+    ) as uploads on true
 
 )
 
