@@ -13,8 +13,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet uv==0.13.9
 
-$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+# --compile-bytecode: uv writes no .pyc by default, and where PYTHONDONTWRITEBYTECODE is set (CI, the image)
+# none is ever written, so every dbt, Airflow and gate process compiled its imports again (dbt 1.7 s of
+# its 5 s start-up, Great Expectations 4 s).
+$(STAMP): requirements.lock pyproject.toml Makefile | $(BIN)/python
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 

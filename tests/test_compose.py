@@ -685,6 +685,9 @@ def test_dockerfile(dockerfile):
     assert users and users[-1].split(":")[0] not in ("root", "0"), "the image must run as a non-root user"
     runs = " ".join(rest for keyword, rest in dockerfile if keyword == "RUN")
     assert re.search(r"install .*-r \S*requirements\.lock", runs), "requirements.lock is not installed"
+    assert re.search(r"install [^&]*--compile-bytecode[^&]*-r \S*requirements\.lock", runs), (
+        "the dependencies are installed without their bytecode (every task would compile its imports)"
+    )
     env = dockerfile_env(dockerfile)
     home = env.get("PANRO_HOME")
     assert home, "PANRO_HOME is not set"
@@ -701,6 +704,26 @@ def test_dockerfile(dockerfile):
         assert destinations[copied[0]].rstrip("/") in (home, f"{home}/{folder}"), (
             f"{folder} is not under {home}"
         )
+
+
+def test_the_installed_dependencies_carry_their_bytecode():
+    """`make install` compiles the dependencies' bytecode (uv does not by default, and under
+    PYTHONDONTWRITEBYTECODE no process caches it): dbt, Great Expectations and Airflow, imported by
+    every task, load from .pyc instead of compiling their sources in each process."""
+    code = """
+import importlib.util, json, os, sys
+import airflow.sdk, dbt.cli.main, great_expectations
+files = [m.__file__ for m in list(sys.modules.values()) if (getattr(m, "__file__", None) or "").endswith(".py")]
+installed = [f for f in files if "/site-packages/" in f]
+missing = [f for f in installed if not os.path.exists(importlib.util.cache_from_source(f))]
+print(json.dumps({"installed": len(installed), "missing": missing}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    found = json.loads(out.splitlines()[-1])  # the last line: the libraries may log before it
+    assert found["installed"] > 1000, found["installed"]
+    assert not found["missing"], (
+        f"modules without bytecode (run `make install` again): {found['missing'][:10]}"
+    )
 
 
 def test_dockerfile_copies_existing_paths(dockerfile):

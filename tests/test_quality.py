@@ -544,6 +544,31 @@ def test_a_query_batchs_columns_are_read_without_running_its_rows(fresh_db):
         assert conn.execute("select is_called from batch_rows").fetchone() == (False,)  # no row ran
 
 
+def test_expectation_kwargs_read_once_equal_gxs_own_for_every_gate_expectation():
+    """The gates build each expectation's configuration once per kwargs lookup instead of once per
+    key; for every expectation of every gate's suites the kwargs are those GX's own code gives."""
+    from great_expectations.expectations.expectation import Expectation
+
+    from panro.quality import read_expectation_kwargs_once
+
+    read_expectation_kwargs_once()
+    read_expectation_kwargs_once()  # installed once, not wrapped twice
+    domain, success = Expectation._get_domain_kwargs, Expectation._get_success_kwargs
+    assert domain.gx is not domain and success.gx is not success
+    assert domain.gx.__qualname__ == "Expectation._get_domain_kwargs"  # GX's, not a second wrapper
+    suites = load_suites()
+    checks = [
+        *(c for table in suites.landing.TABLES for c in suites.landing.checks(table, "load-1")),
+        *suites.transformed.checks(date(2024, 7, 1)),
+        *suites.publish.checks(date(2024, 7, 1)),
+    ]
+    expectations = [e for check in checks for e in check.suite.expectations]
+    assert len({type(e) for e in expectations}) >= 8
+    for e in expectations:
+        assert e._get_domain_kwargs() == domain.gx(e), e
+        assert e._get_success_kwargs() == success.gx(e), e
+
+
 def test_a_passing_query_check_runs_its_query_once_and_a_failing_one_shows_its_rows(fresh_db):
     """GX ran a query check's query twice, for its rows and for their count, even when only the
     verdict was asked for; a passing check now runs it once. Each run of a query below draws once
