@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from panro.brn import brn_check_digit
 from panro.config import load_settings
@@ -27,6 +28,7 @@ from panro.dbt import (
     BUILD_STAGING_INTERMEDIATE,
     DOCS_FILES,
     SALT_PLACEHOLDER,
+    DbtError,
     generate_docs,
     seed_if_changed,
 )
@@ -728,14 +730,15 @@ def test_oversubscribed_pilot_fills_its_quota_in_rank_order(fresh_db, tmp_path):
 
 
 def test_round_date_reaches_sql_only_as_a_checked_date(fresh_db, tmp_path):
-    """var round_date comes from the command line: anything but YYYY-MM-DD is refused at compile time,
-    naming the var, before any SQL runs."""
+    """round_date comes from outside (--vars here): anything but YYYY-MM-DD is refused at compile time,
+    naming it, before any SQL runs."""
     for bad in ["2024-03-08' or true --", "8 March 2024", "2024-3-8"]:
         proc = dbt_process(
             fresh_db, tmp_path, "compile", "--select", "fct_allocation_decision", round_date=bad, run_id="x"
         )
         assert proc.returncode != 0, bad
-        assert f"var round_date must be a date YYYY-MM-DD, got '{bad}'" in proc.stdout, proc.stdout[-3000:]
+        assert "round_date must be a date YYYY-MM-DD" in proc.stdout, proc.stdout[-3000:]
+        assert f"got '{bad}'" in proc.stdout, proc.stdout[-3000:]
     compiled = run_dbt(
         fresh_db,
         tmp_path,
@@ -746,6 +749,47 @@ def test_round_date_reaches_sql_only_as_a_checked_date(fresh_db, tmp_path):
         run_id="x",
     )
     assert "date '2024-03-08'" in compiled
+
+
+def test_a_new_run_reaches_dbt_in_the_environment_and_parses_no_model_again(fresh_db, tmp_path, monkeypatch):
+    """panro gives round_date and run_id in the environment (macro run_var), not in --vars, which dbt
+    hashes: a new day's run compiles with its own day and run id, and dbt parses again only what
+    read them at parse time (the filters of the 국세청 answers' tests), not the whole project. A value
+    left in the caller's environment is never used."""
+    url, target = fresh_db, tmp_path / "target"
+    ensure_schema(url)
+    settings = dataclasses.replace(load_settings(), state_dir=tmp_path / "state")
+    models = ["fct_allocation_decision", "stg_nts__status_answers"]
+    compiled = (
+        target / "compiled" / "panro" / "models" / "marts" / "allocation" / "fct_allocation_decision.sql"
+    )
+
+    def compile_run(dbt_vars: dict) -> str:
+        return panro_dbt(["compile", "--select", *models], url, dbt_vars, settings, target=target)
+
+    def where_of_the_answers_tests() -> set[str]:
+        nodes = json.loads((target / "manifest.json").read_text(encoding="utf-8"))["nodes"].values()
+        return {
+            n["config"]["where"]
+            for n in nodes
+            if n["resource_type"] == "test"
+            and n.get("attached_node") == "model.panro.stg_nts__status_answers"
+            and n["config"].get("where")
+        }
+
+    compile_run({"round_date": "2024-03-08", "run_id": "run-1"})
+    assert "date '2024-03-08'" in compiled.read_text() and "'run-1'" in compiled.read_text()
+    assert where_of_the_answers_tests() == {"asked_on = '2024-03-08'"}
+
+    output = compile_run({"round_date": "2024-03-11", "run_id": "run-2"})
+    assert "Unable to do partial parsing" not in output, output[-3000:]
+    text = compiled.read_text()
+    assert "date '2024-03-11'" in text and "'run-2'" in text and "2024-03-08" not in text
+    assert where_of_the_answers_tests() == {"asked_on = '2024-03-11'"}
+
+    monkeypatch.setenv("PANRO_ROUND_DATE", "2024-03-12")  # left set in a shell
+    with pytest.raises(DbtError, match="round_date must be a date YYYY-MM-DD"):
+        compile_run({"run_id": "run-3"})
 
 
 def test_seeds_are_reloaded_only_when_they_change(fresh_db, tmp_path):

@@ -1,10 +1,22 @@
-{#- The business day being processed, var('round_date') (KST), as a SQL date literal. The var comes from
-    the command line, so it must be exactly YYYY-MM-DD before it goes into SQL (PostgreSQL then refuses
-    a day that does not exist, such as 2024-02-30). -#}
+{#- A value that changes with every run: round_date, run_id. panro gives them in the environment,
+    PANRO_ROUND_DATE and PANRO_RUN_ID (panro.dbt.run_dbt), not as --vars: dbt parses the whole project
+    again whenever --vars differ (4 s a run), and only what read an environment variable when it
+    changes. A var given (--vars by hand, a unit test's overrides) comes first. Read only when SQL is
+    compiled: parsing does not need the value, so a new day parses no model again. -#}
+{% macro run_var(name, default="") -%}
+    {%- if not execute -%}{{ return(default) }}{%- endif -%}
+    {{- return(var(name) or env_var("PANRO_" ~ (name | upper), "") or default) -}}
+{%- endmacro %}
+
+{#- The business day being processed (KST, run_var round_date), as a SQL date literal. It comes from
+    outside, so it must be exactly YYYY-MM-DD before it goes into SQL (PostgreSQL then refuses a day
+    that does not exist, such as 2024-02-30). -#}
 {% macro round_date() -%}
-    {%- set value = var("round_date") | string -%}
-    {%- if not modules.re.fullmatch("[0-9]{4}-[0-9]{2}-[0-9]{2}", value) -%}
-        {{ exceptions.raise_compiler_error("var round_date must be a date YYYY-MM-DD, got '" ~ value ~ "'") }}
+    {%- set value = run_var("round_date") | string -%}
+    {%- if execute and not modules.re.fullmatch("[0-9]{4}-[0-9]{2}-[0-9]{2}", value) -%}
+        {{ exceptions.raise_compiler_error(
+            "round_date must be a date YYYY-MM-DD (the environment's PANRO_ROUND_DATE, or --vars), got '"
+            ~ value ~ "'") }}
     {%- endif -%}
     date '{{ value }}'
 {%- endmacro %}
@@ -31,9 +43,9 @@
     ({{ p }}valid_from <= {{ day }} and ({{ p }}valid_to is null or {{ p }}valid_to >= {{ day }}))
 {%- endmacro %}
 
-{#- A var as a SQL string literal (quotes doubled). -#}
-{% macro var_literal(name) -%}
-    {{ "'" ~ (var(name) | string | replace("'", "''")) ~ "'" }}
+{#- A value as a SQL string literal (quotes doubled). -#}
+{% macro string_literal(value) -%}
+    {{ "'" ~ (value | string | replace("'", "''")) ~ "'" }}
 {%- endmacro %}
 
 {#- The places selections hold, from the decision ledger `ledger` (a relation): every `selected` event with

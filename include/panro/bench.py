@@ -848,7 +848,7 @@ def bench_size(
             run = Run(url, scenario, sims, work, recorder)
             # dbt parses the project once (what a deployment does when it ships); not part of a run
             started = time.perf_counter()
-            run_dbt(["parse"], url)
+            run_dbt(["parse"], url, {})  # the runs' --vars (the run's own values go in the environment)
             result["dbt_parse_s"] = round(time.perf_counter() - started, 2)
             _warm_up_gx()
             print(f"  {label}: full replay {FIRST_DAY} .. {p['history_last_day']} from an empty warehouse")

@@ -214,8 +214,11 @@ def cmd_rebuild_staging(args) -> int:
     # folds (the 국세청 statuses, the committee reviews), which keep what they read of staging, from all
     # of it (the next transform rebuilds the rest of intermediate and the marts on them as usual)
     selected = ["staging", "quarantine", "tag:folds_staged_rows"]
+    # the folds are made again as of a day before any application of the programme (they read nothing
+    # yet); the next transform folds in all of staging up to its own round day
+    before_any = {"round_date": "2024-01-01"}
     try:
-        output = run_dbt(["build", "--select", *selected, "--full-refresh"], url, {})
+        output = run_dbt(["build", "--select", *selected, "--full-refresh"], url, before_any)
     except DbtError as exc:
         print(exc, file=sys.stderr)
         return 1

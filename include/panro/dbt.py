@@ -10,9 +10,11 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from panro.config import Settings, load_settings
+from panro.replay import KST
 from panro.warehouse import dbt_env
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,11 @@ def seed_if_changed(url: str, dbt_vars: dict | None = None, settings: Settings |
     return output
 
 
+# The vars that change with every run go to dbt in the environment (PANRO_ROUND_DATE, PANRO_RUN_ID; macro
+# run_var), not in --vars: dbt parses the whole project again whenever --vars differ, 4 s of every run.
+RUN_VARS = ("round_date", "run_id")
+
+
 def dbt_executable() -> str:
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else "dbt"
@@ -120,10 +127,15 @@ def run_dbt(
         "--profiles-dir",
         str(settings.dbt_project_dir),
     ]
+    for name in RUN_VARS:  # only what this call gives, never a value left in the caller's environment
+        env.pop(f"PANRO_{name.upper()}", None)
     if dbt_vars is not None:
         # The published tie-break seed and the business-key salt come from configuration, never from callers.
         dbt_vars = {**dbt_vars, "allocation_seed": settings.allocation_seed}
         env["PANRO_BUSINESS_KEY_SALT"] = settings.business_key_salt
+        for name in RUN_VARS:
+            if name in dbt_vars:
+                env[f"PANRO_{name.upper()}"] = str(dbt_vars.pop(name))
         command += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
     env.update(extra_env or {})
     started = time.monotonic()
@@ -131,14 +143,29 @@ def run_dbt(
     output = proc.stdout + proc.stderr
     log.info("dbt %s: exit %d in %.1fs", " ".join(args), proc.returncode, time.monotonic() - started)
     if proc.returncode != 0:
-        failing = [
-            line for line in output.splitlines() if "ERROR" in line or "FAIL" in line or "Error" in line
-        ]
+        failing = _failing_lines(output.splitlines())
         raise DbtError(
             f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n"
             + "\n".join(failing[-40:] or output.splitlines()[-40:])
         )
     return output
+
+
+def _failing_lines(lines: list[str]) -> list[str]:
+    """The lines of dbt's output that say what failed: those naming an error or a failure, each with
+    the lines indented under it (where dbt gives the reason, e.g. a macro's compiler error)."""
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if "ERROR" in line or "FAIL" in line or "Error" in line:
+            depth = len(line) - len(line.lstrip())
+            if line not in out:
+                out.append(line)
+            for below in lines[i + 1 : i + 6]:
+                if below.strip() and len(below) - len(below.lstrip()) <= depth:
+                    break
+                if below.strip() and below not in out:
+                    out.append(below)
+    return out
 
 
 # What `dbt docs generate --static` writes that a reader needs: static_index.html opens from disk on its
@@ -166,6 +193,8 @@ def generate_docs(url: str, settings: Settings | None = None) -> Path:
     run_dbt(
         ["docs", "generate", "--static"],
         url,
+        # the compiled SQL shows a round day: today's (KST)
+        {"round_date": datetime.now(KST).date().isoformat()},
         settings=settings,
         target=target,
         extra_env={"PANRO_BUSINESS_KEY_SALT": SALT_PLACEHOLDER},

@@ -39,7 +39,7 @@ def run_freshness(url: str, *, run_id: str, business_day: date) -> GateResult:
             run_dbt(
                 ["source", "freshness", "--output", str(output)],
                 url,
-                # the transform's own vars: other vars would make dbt re-parse the whole project
+                # the transform's own vars: other --vars would make dbt parse the whole project again
                 {"round_date": business_day.isoformat(), "run_id": run_id},
             )
         except DbtError:

@@ -542,8 +542,8 @@ final as (
 
         ---------- provenance
         cast({{ var('min_score') }} as numeric) as min_score,
-        cast({{ var_literal('allocation_seed') }} as text) as allocation_seed,
-        cast({{ var_literal('run_id') }} as text) as decided_in_run
+        cast({{ string_literal(var('allocation_seed')) }} as text) as allocation_seed,
+        cast({{ string_literal(run_var('run_id', 'manual')) }} as text) as decided_in_run
 
     from events
 
