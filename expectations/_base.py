@@ -30,16 +30,19 @@ class Check:
     """One validation of a gate: a suite against one batch.
 
     ``query`` is the SQL of the batch (it must start with ``select``); ``None`` validates the whole
-    ``table``. ``load_id`` names the load a landing batch was cut from."""
+    ``table``. ``load_ids`` name the loads a landing batch was cut from: one for a load's own checks,
+    several for a check of their table, whose verdict then holds for each of them."""
 
     suite: gx.ExpectationSuite
     table: str
     query: str | None = None
-    load_id: str | None = None
+    load_ids: tuple[str, ...] = ()
 
     @property
     def batch(self) -> str:
-        return f"{self.table}@{self.load_id}" if self.load_id else self.table
+        if len(self.load_ids) > 1:
+            return f"{self.table}@{len(self.load_ids)} loads"
+        return f"{self.table}@{self.load_ids[0]}" if self.load_ids else self.table
 
 
 def expect(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -229,6 +230,47 @@ def test_landing_gate_passes_clean_batches_and_keeps_its_results(fresh_db, tmp_p
     assert list((docs / "landing" / "validations").rglob("*.html"))
     assert "통과" in (docs / "index.html").read_text(encoding="utf-8")
     assert alerts(state_dir) == []
+
+
+def test_a_tables_rows_suite_runs_once_over_its_loads_and_refuses_them_all(fresh_db, state_dir, caplog):
+    """The rows suite checks what belongs to the table (its columns, and metadata its constraints
+    hold): one validation over all the loads of the table in the gate's run, stored for each load.
+    When it fails, every one of those loads is refused; each load's own suites still run."""
+    url = fresh_db
+    ensure_schema(url)
+    loads = sorted(
+        land_file(url, "edu", "raw.edu_completions", f"completions_2024030{day}.csv", completions(6))
+        for day in (5, 6, 7)
+    )
+    with caplog.at_level(logging.INFO, logger="panro.quality"):
+        assert run_gate(url, "landing", run_id="run-1", business_day=DAY).success
+    runs = [m for m in caplog.messages if m.startswith("landing.raw.edu_completions")]
+    assert len(runs) == 7, runs  # the rows suite once, fields and volume for each load
+    assert [m for m in runs if " on raw.edu_completions@3 loads:" in m] == [
+        m for m in runs if m.startswith("landing.raw.edu_completions on ")
+    ]
+    stored = query(
+        url,
+        "select load_id, count(*) filter (where suite = 'landing.raw.edu_completions'), count(*)"
+        " from ops.validation_results group by load_id order by load_id",
+    )
+    assert stored == [(load, 1, 3) for load in loads]
+
+    # a column the loaders write is gone: the table fails its rows suite, so each load of the run does
+    with connect(url) as conn:
+        conn.execute("alter table raw.edu_completions drop column file_sha256")
+    result = run_gate(url, "landing", run_id="run-1", business_day=DAY)
+    assert not result.success
+    assert query(url, "select load_id from ops.rejected_loads order by load_id") == [
+        (load,) for load in loads
+    ]
+    failed = query(
+        url,
+        "select load_id, suite from ops.validation_results"
+        " where not success and validated_at = (select max(validated_at) from ops.validation_results)"
+        " order by load_id",
+    )
+    assert failed == [(load, "landing.raw.edu_completions") for load in loads]
 
 
 def test_landing_gate_fails_on_defects_above_their_threshold(fresh_db, tmp_path, state_dir):
@@ -558,7 +600,7 @@ def test_expectation_kwargs_read_once_equal_gxs_own_for_every_gate_expectation()
     assert domain.gx.__qualname__ == "Expectation._get_domain_kwargs"  # GX's, not a second wrapper
     suites = load_suites()
     checks = [
-        *(c for table in suites.landing.TABLES for c in suites.landing.checks(table, "load-1")),
+        *(c for table in suites.landing.TABLES for c in suites.landing.checks(table, ["load-1"])),
         *suites.transformed.checks(date(2024, 7, 1)),
         *suites.publish.checks(date(2024, 7, 1)),
     ]

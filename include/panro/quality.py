@@ -230,8 +230,10 @@ def landing_loads(
 def gate_checks(url: str, gate: str, *, run_id: str, business_day: date, load_ids: list[str] | None) -> list:
     suites = load_suites()
     if gate == "landing":
-        loads = landing_loads(url, run_id=run_id, business_day=business_day, load_ids=load_ids)
-        return [check for table, load_id in loads for check in suites.landing.checks(table, load_id)]
+        by_table: dict[str, list[str]] = {}
+        for table, load_id in landing_loads(url, run_id=run_id, business_day=business_day, load_ids=load_ids):
+            by_table.setdefault(table, []).append(load_id)
+        return [check for table, ids in by_table.items() for check in suites.landing.checks(table, ids)]
     if gate == "transformed":
         return suites.transformed.checks(business_day)
     return suites.publish.checks(business_day)
@@ -371,7 +373,7 @@ def _validate(
             while name in assets:
                 name, n = f"{base} ({n})", n + 1
             assets.add(name)
-            out.append(_run_check(gx, context, source, check, name, suites, gx_run, url))
+            out.extend(_run_check(gx, context, source, check, name, suites, gx_run, url))
         if sites:
             context.build_data_docs(site_names=[DOCS_SITE])
     finally:
@@ -483,7 +485,20 @@ def count_unexpected_rows_for_a_verdict() -> None:
     Expectation.counts_for_a_verdict = True
 
 
-def _run_check(gx, context, source, check, asset_name: str, suites: dict, gx_run, url: str) -> Validation:
+def _per_load(check, evaluated: int, failed: list[dict]) -> list[Validation]:
+    """A check's outcome as stored: once per load it covers (a check of a table holds for each of the
+    loads it read: a failure refuses them all), else once."""
+    if not check.load_ids:
+        return [Validation(check.suite.name, check.batch, check.table, None, evaluated, failed)]
+    return [
+        Validation(check.suite.name, f"{check.table}@{load_id}", check.table, load_id, evaluated, failed)
+        for load_id in check.load_ids
+    ]
+
+
+def _run_check(
+    gx, context, source, check, asset_name: str, suites: dict, gx_run, url: str
+) -> list[Validation]:
     started = time.monotonic()
     try:
         suite = suites.get(check.suite.name)
@@ -513,11 +528,8 @@ def _run_check(gx, context, source, check, asset_name: str, suites: dict, gx_run
         if _lost_connection(exc):
             raise  # the database went away: a transient fault the task's retries cover, not a verdict
         log.exception("%s on %s could not run", check.suite.name, check.batch)
-        return Validation(
-            check.suite.name,
-            check.batch,
-            check.table,
-            check.load_id,
+        return _per_load(
+            check,
             0,
             [
                 {
@@ -550,7 +562,7 @@ def _run_check(gx, context, source, check, asset_name: str, suites: dict, gx_run
         len(failed),
         time.monotonic() - started,
     )
-    return Validation(check.suite.name, check.batch, check.table, check.load_id, len(result.results), failed)
+    return _per_load(check, len(result.results), failed)
 
 
 def _lost_connection(exc: BaseException) -> bool:
