@@ -729,9 +729,10 @@ def test_oversubscribed_pilot_fills_its_quota_in_rank_order(fresh_db, tmp_path):
     assert held == [(50,)]
 
 
-def test_round_date_reaches_sql_only_as_a_checked_date(fresh_db, tmp_path):
+def test_round_date_reaches_sql_only_as_a_checked_date(fresh_db, tmp_path, monkeypatch):
     """round_date comes from outside (--vars here): anything but YYYY-MM-DD is refused at compile time,
-    naming it, before any SQL runs."""
+    naming it, before any SQL runs. A var given comes before the environment's PANRO_ROUND_DATE."""
+    monkeypatch.setenv("PANRO_ROUND_DATE", "2024-03-12")
     for bad in ["2024-03-08' or true --", "8 March 2024", "2024-3-8"]:
         proc = dbt_process(
             fresh_db, tmp_path, "compile", "--select", "fct_allocation_decision", round_date=bad, run_id="x"
@@ -748,7 +749,7 @@ def test_round_date_reaches_sql_only_as_a_checked_date(fresh_db, tmp_path):
         round_date="2024-03-08",
         run_id="x",
     )
-    assert "date '2024-03-08'" in compiled
+    assert "date '2024-03-08'" in compiled and "2024-03-12" not in compiled
 
 
 def test_a_new_run_reaches_dbt_in_the_environment_and_parses_no_model_again(fresh_db, tmp_path, monkeypatch):
