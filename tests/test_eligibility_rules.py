@@ -770,6 +770,26 @@ def test_a_staged_raw_id_without_a_unique_test_has_a_unique_index(warehouse):
 
 
 @pytest.mark.parametrize(
+    ("model", "key"),
+    [
+        ("int_applications_current_folded", "application_id"),
+        ("int_applications_current_folded", "channel, raw_id"),
+        ("int_application_documents_validated", "application_id"),
+        ("int_applications_sized", "application_id"),
+    ],
+)
+def test_the_folds_of_the_applications_refuse_a_second_row_for_a_key(warehouse_copy, model, key):
+    """The folds hold their keys by unique indexes instead of `unique` tests that would read the whole
+    table each day: the database refuses a second row for a key."""
+    with psycopg.connect(warehouse_copy) as conn:
+        conn.execute(f"create temporary table copied as select * from intermediate.{model} limit 1")
+        if key != "application_id":  # another application with the same key
+            conn.execute("update copied set application_id = application_id || '-2'")
+        with pytest.raises(psycopg.errors.UniqueViolation, match=key):
+            conn.execute(f"insert into intermediate.{model} select * from copied")
+
+
+@pytest.mark.parametrize(
     ("change", "error"),
     [
         ("result = 'maybe'", psycopg.errors.CheckViolation),
@@ -1126,3 +1146,265 @@ def test_committee_reviews_fold_in_new_lines_and_equal_a_full_build(warehouse_co
         conn.execute("alter table intermediate.int_committee_reviews_totalled drop column read_through_day")
     with pytest.raises(AssertionError, match="run `panro rebuild-staging` once"):
         run_dbt(url, tmp_path, "run", "--select", *models, round_date="2024-03-12")
+
+
+def current_worked_out(url: str, day: str) -> list[tuple]:
+    """Each application's current version as of the end of ``day`` (KST), worked out from the staging
+    models alone: (application_id, channel, raw_id, versions_as_of_round)."""
+    end = f"(cast(date '{day}' + 1 as timestamp) at time zone 'Asia/Seoul')"
+    files = [
+        ("sbiz24", "staging.stg_sbiz24__o2o_applications", "exported_on"),
+        ("kakao", "staging.stg_kakao__applications", "workbook_date"),
+    ]
+    chosen = query(
+        url,
+        f"""select distinct on (application_id) application_id, 'portal', raw_id,
+                   cast(count(*) over (partition by application_id) as integer)
+              from staging.stg_portal__applications
+             where application_id is not null and updated_at < {end}
+             order by application_id, updated_at desc, raw_id desc""",
+    )
+    for channel, table, dated in files:
+        chosen += query(
+            url,
+            f"""select distinct on (application_id) application_id, '{channel}', raw_id,
+                       cast(count(*) over (partition by application_id) as integer)
+                  from {table}
+                 where application_id is not null
+                   and coalesce({dated}, cast(version_received_at at time zone 'Asia/Seoul' as date))
+                       <= date '{day}'
+                 order by application_id, version_no desc""",
+        )
+    return sorted(chosen)
+
+
+def test_current_versions_fold_in_new_versions_and_equal_a_full_build(warehouse_copy, tmp_path):
+    """int_applications_current_folded chooses the current version again only for the applications with
+    versions staged since or become visible since (portal updated_at, a workbook's day), and keeps the
+    others' rows; after a day back or a load refused after it was read, it reads every version again.
+    After each build int_applications_current equals what a full build gives, as of the day built."""
+    from panro.quality import run_gate
+
+    url = warehouse_copy
+    models = ("+int_applications_current",)
+    current = "select application_id, channel, raw_id, versions_as_of_round from intermediate.int_applications_current"
+
+    def build(day: str) -> set[str]:
+        """Build the day; the applications whose row it wrote (xmin: the transaction that wrote each)."""
+        before = writers()
+        run_dbt(url, tmp_path, "run", "--select", *models, round_date=day)
+        assert sorted(query(url, current)) == current_worked_out(url, day), day
+        assert query(url, "select distinct as_of_round_date from intermediate.int_applications_current") == [
+            (date.fromisoformat(day),)
+        ]
+        after = writers()
+        return {app for app, writer in after.items() if before.get(app) != writer} | (
+            set(before) - set(after)
+        )
+
+    def writers() -> dict[str, str]:
+        return dict(
+            query(url, "select application_id, xmin::text from intermediate.int_applications_current_folded")
+        )
+
+    def version(app_id: str, n: int, updated_at: str, **changes) -> tuple[str, dict]:
+        return ("page-1", application(app_id, n, updated_at=updated_at, **changes))
+
+    def land_portal(load_id: str, versions: list[tuple[str, dict]]) -> None:
+        with connect(url) as conn:
+            copy_portal_versions(conn, load_id, versions)
+
+    assert sorted(query(url, current)) == current_worked_out(url, ROUND)
+    everyone = set(writers())
+    busan = f"KAKAO-busan-{brn(53)}"  # its workbook is dated 03-10
+    assert busan not in everyone
+
+    # a new day: E01 changed, E90 new, E02 changed after the day (staged, not yet visible)
+    land_portal(
+        "load-portal-0309",
+        [
+            version("E01", 1, "2024-03-09T10:00:00+09:00", status="supplemented"),
+            version("E90", 90, "2024-03-09T11:00:00+09:00"),
+            version("E02", 2, "2024-03-11T09:00:00+09:00", status="withdrawn"),
+        ],
+    )
+    assert build("2024-03-09") == {"E01", "E90", "E02"}
+    # the day E02's version and the busan workbook become visible: only they; then nothing new
+    assert build("2024-03-11") == {"E02", busan}
+    assert build("2024-03-11") == set()
+
+    # a file channel's new export: only its application
+    land_file(
+        url,
+        "raw.sbiz24_o2o_applications",
+        "o2o_20240312.csv",
+        [
+            {
+                "접수번호": "O01",
+                "사업자등록번호": brn(41),
+                "상호명": "상호 O01",
+                "대표자명": "대표 O01",
+                "업종코드": "56194",
+                "시도": "서울특별시",
+                "시군구": "마포구",
+                "신청플랫폼": "배달의민족",
+                "신청일시": "2024-03-05 09:00:00",
+                "처리상태": "보완요청",
+                "상시근로자수": "2",
+                "연매출액": "150000000",
+                "연락처": "010-1111-2222",
+            }
+        ],
+    )
+    assert build("2024-03-12") == {"O01"}
+    assert (
+        dict(query(url, current.replace("channel, raw_id, ", "") + " where channel = 'sbiz24'"))["O01"] == 2
+    )
+
+    # a day back (what 03-08 knew: no E90, E01 and E02 as first received): every version read again;
+    # then forward again: a fold of the versions since
+    assert build(ROUND) == everyone | {"E90", busan}
+    assert "E90" not in writers()
+    assert build("2024-03-12") == {"E01", "E02", "E90", busan, "O01"}
+
+    # a load refused after it was read (the landing gate run late): every version read again, its
+    # applications leave
+    late = [f"E{n}" for n in range(91, 112)]  # 21 versions: a sample
+    land_portal("load-portal-0312", [version(app, int(app[1:]), "2024-03-12T09:00:00+09:00") for app in late])
+    assert build("2024-03-12") == set(late)
+    gate = run_gate(
+        url, "landing", run_id="current-test", business_day=date(2024, 3, 12), load_ids=["load-portal-0312"]
+    )
+    assert not gate.success  # the scenario's ids are not FF24-0000000
+    kept = set(writers()) - set(late)
+    assert build("2024-03-12") == kept | set(late)
+    assert not set(late) & set(writers())
+
+    # every column equals a full build's (the fold's own read_through columns aside)
+    columns = [
+        c
+        for (c,) in query(
+            url,
+            "select column_name from information_schema.columns where table_schema = 'intermediate'"
+            " and table_name = 'int_applications_current' order by ordinal_position",
+        )
+    ]
+    whole = f"select {', '.join(columns)} from intermediate.int_applications_current order by application_id"
+    folded = query(url, whole)
+    run_dbt(
+        url,
+        tmp_path,
+        "run",
+        "--select",
+        "int_applications_current_folded",
+        "int_applications_current",
+        "--full-refresh",
+        round_date="2024-03-12",
+    )
+    assert query(url, whole) == folded
+    assert len(folded) == len(kept)
+
+
+def test_folds_of_the_current_versions_judge_again_only_what_changed_and_equal_a_full_build(
+    warehouse_copy, tmp_path
+):
+    """int_application_documents_validated and int_applications_sized judge again only the applications
+    whose current version was written since (and, for the documents, those whose uploads change status
+    between the last round day read and this one: changes_on), and keep the others' rows; on a day back
+    or a change of the tables they read in force, they judge every application again. After each build
+    each equals a full build of it."""
+    url = warehouse_copy
+    folds = {
+        "int_application_documents_validated": "application_id, has_document_list, required_documents,"
+        " valid_documents, document_problems, small_business_cert_status, small_business_cert_valid_until,"
+        " changes_on",
+        "int_applications_sized": "application_id, ksic_section, employees_below, employee_limit_reference,"
+        " revenue_cap_krw, revenue_cap_scope, revenue_cap_is_assumed, revenue_cap_reference,"
+        " lowest_employees_below, lowest_revenue_cap_krw",
+    }
+    documents, sized = folds
+
+    def rows(model: str) -> list[tuple]:
+        return query(url, f"select {folds[model]} from intermediate.{model} order by application_id")
+
+    def writers(model: str) -> dict[str, str]:
+        return dict(query(url, f"select application_id, xmin::text from intermediate.{model}"))
+
+    def build(day: str) -> tuple[set[str], set[str]]:
+        """Build the day, check each fold against a full build; the applications whose row each wrote."""
+        before = {model: writers(model) for model in folds}
+        run_dbt(url, tmp_path, "run", "--select", *(f"+{model}" for model in folds), round_date=day)
+        after = {model: writers(model) for model in folds}
+        incremental = {model: rows(model) for model in folds}
+        run_dbt(url, tmp_path, "run", "--select", *folds, "--full-refresh", round_date=day)
+        assert {model: rows(model) for model in folds} == incremental, day
+        return tuple(
+            {app for app, writer in after[m].items() if before[m].get(app) != writer}
+            | (set(before[m]) - set(after[m]))
+            for m in folds
+        )
+
+    def column(model: str, name: str, app_id: str):
+        return dict(query(url, f"select application_id, {name} from intermediate.{model}"))[app_id]
+
+    everyone = set(writers(documents))
+    busan = f"KAKAO-busan-{brn(53)}"  # its workbook is dated 03-10
+    assert column(documents, "small_business_cert_status", "E08") == "expired"  # the day before the cut-off
+
+    # a new day: E07's new version drops a document and changes its industry; E90 applies with a
+    # certificate issued on 03-10
+    issued_later = [{"type": "small_business_cert", "issued_on": "2024-03-10", "valid_until": "2025-03-31"}]
+    with connect(url) as conn:
+        copy_portal_versions(
+            conn,
+            "load-portal-0309",
+            [
+                (
+                    "page-1",
+                    application(
+                        "E07",
+                        7,
+                        updated_at="2024-03-09T10:00:00+09:00",
+                        documents=DOCS[:2],
+                        business={"ksic_code": "47190"},
+                    ),
+                ),
+                (
+                    "page-1",
+                    application(
+                        "E90", 90, updated_at="2024-03-09T11:00:00+09:00", documents=issued_later + DOCS[1:]
+                    ),
+                ),
+            ],
+        )
+    assert build("2024-03-09") == ({"E07", "E90"}, {"E07", "E90"})
+    assert column(documents, "small_business_cert_status", "E90") == "not_yet_valid"
+    assert column(sized, "ksic_section", "E07") == "G"
+    # the day E90's certificate is issued: E90's documents, and the busan workbook that became current;
+    # then nothing new
+    assert build("2024-03-10") == ({"E90", busan}, {busan})
+    assert column(documents, "small_business_cert_status", "E90") == "valid"
+    assert build("2024-03-10") == (set(), set())
+
+    # the tax certificates' last valid day (03-31) passed: the documents of the applications holding one
+    # (not the partner channels', which have no uploads); sizes do not change with the day
+    changing = {
+        app for app, *_, changes_on in rows(documents) if changes_on and changes_on <= date(2024, 4, 1)
+    }
+    assert "E01" in changing and "O01" not in changing
+    assert build("2024-04-01") == (changing, set())
+
+    # a day back: every application judged again
+    assert build(ROUND) == (everyone | {"E90", busan}, everyone | {"E90", busan})
+    # a requirement renamed: every application's documents, no size
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "update reference.document_requirements set name_ko = name_ko || ' (개정)'"
+            " where document_type = 'local_tax_cert'"
+        )
+    assert build(ROUND) == (everyone, set())
+    assert column(documents, "document_problems", "O01") == (
+        "지방세 납세증명서 (개정) 미제출; 국세 납세증명서 미제출; 소상공인 확인서 미제출"
+    )
+    # the day the 2025 revenue table comes into force: every application sized again
+    assert build("2025-09-01")[1] == everyone | {"E90", busan}

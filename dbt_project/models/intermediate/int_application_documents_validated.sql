@@ -8,13 +8,55 @@
 --   missing        no upload of that type.
 -- Only `valid` counts; the others are a supplement request (the rule documents_complete gives
 -- `incomplete`). The small-business certificate valid on the cut-off also proves 소상공인 status.
+--
+-- A fold of the current versions' fold: an application's row depends only on its current version's
+-- uploads, the requirements in force and the round day, and the day only through the uploads' dates. So
+-- a build judges again only the applications whose current version was written since (by the current
+-- versions' fold: its read_through columns) and those whose judgement changes between the last round day
+-- read and this one (changes_on: the next day an upload is issued or expires), and keeps the others'
+-- rows, which equal what a full build gives. The pre-hook empties the table, and the build judges every
+-- application again, on a day before the last one read, or when the rows were judged under other
+-- requirements, other code, or other decisions on the loads the current versions were read from
+-- (macros/applications.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='application_id',
+    on_schema_change='fail',
+    indexes=applications_fold_indexes() + [{'columns': ['changes_on']}],
+    tags=['folds_staged_rows'],
+    pre_hook=["{{ start_over_unless_read_forward(current_versions_fold_context(['document_requirements'])) }}"],
+) }}
 with
+
+{%- if is_incremental() %}
+-- How far the table has read: the last round day, and each channel's current versions written through.
+state as materialized (
+
+    {{ applications_fold_state() }}
+
+),
+
+-- The applications to judge again: current versions written since (the current versions' fold's
+-- read_through indexes), and judgements that change on a day after the last one read (changes_on).
+changed as materialized (
+
+    {{ current_versions_written_since('state') }}
+    union
+    select application_id from {{ this }}
+    where changes_on <= {{ round_date() }}
+
+),
+{%- endif %}
 
 applications as (
 
     select
-        application_id, documents, document_uploads
-    from {{ ref('int_applications_current') }}
+        application_id, channel, documents, document_uploads
+    from {{ ref('int_applications_current_folded') }}
+    {%- if is_incremental() %}
+    where application_id in (select changed.application_id from changed)
+    {%- endif %}
 
 ),
 
@@ -52,6 +94,22 @@ judged as (
             else 'valid'
         end as status
     from uploaded
+
+),
+
+-- The next day an upload's status changes: the day it is issued, or the day after it is last valid.
+changes as (
+
+    select
+        application_id,
+        min(
+            case
+                when issued_on > {{ round_date() }} then issued_on
+                when valid_until >= {{ round_date() }} then valid_until + 1
+            end
+        ) as changes_on
+    from judged
+    group by application_id
 
 ),
 
@@ -105,6 +163,13 @@ per_application as (
 
 ),
 
+-- How far each channel's current versions were written when read (by the fold's index).
+current_versions_read as (
+
+    {{ current_versions_read() }}
+
+),
+
 final as (
 
     select
@@ -115,13 +180,22 @@ final as (
         per_application.document_problems,
         coalesce(certificate.status, 'missing') as small_business_cert_status,
         certificate.valid_until as small_business_cert_valid_until,
-        {{ round_date() }} as judged_at
+        ---------- how far the row has read (start_over_unless_read_forward)
+        changes.changes_on,
+        applications.channel,
+        {{ round_date() }} as read_through_day,
+        current_versions_read.read_through_raw_id,
+        {{ current_versions_fold_context(['document_requirements']) }} as context_fingerprint
     from applications
     left join per_application
         on applications.application_id = per_application.application_id
     left join best_per_type as certificate
         on applications.application_id = certificate.application_id
         and certificate.document_type = 'small_business_cert'
+    left join changes
+        on applications.application_id = changes.application_id
+    left join current_versions_read
+        on applications.channel = current_versions_read.channel
 
 )
 

@@ -7,16 +7,55 @@
 --     the section with the longest KSIC prefix the code starts with (E36 over E, C31202 over C31, the
 --     empty-cap row of S94 over S). A 2024 round reads the pre-2025-09-01 table.
 -- The lowest limit and cap in force are kept too: a business under them is small whatever its industry.
+--
+-- A fold of the current versions' fold: an application's row depends only on its current version's KSIC
+-- code and the tables in force, so a build sizes again only the applications whose current version was
+-- written since, and keeps the others' rows. The pre-hook empties the table, and the build sizes every
+-- application again, on a day before the last one read, or when the rows were sized under other tables
+-- in force, other code, or other decisions on the loads the current versions were read from
+-- (macros/applications.sql). A day where a table's row starts or ends is such a change.
+{%- set context = current_versions_fold_context(['size_employee_limits', 'size_revenue_caps'], ['ksic_sections']) %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='application_id',
+    on_schema_change='fail',
+    indexes=applications_fold_indexes(),
+    tags=['folds_staged_rows'],
+    pre_hook=[
+        "{{ start_over_unless_read_forward("
+        "current_versions_fold_context(['size_employee_limits', 'size_revenue_caps'], ['ksic_sections'])) }}"
+    ],
+) }}
 with
+
+{%- if is_incremental() %}
+-- How far the table has read: the last round day, and each channel's current versions written through.
+state as materialized (
+
+    {{ applications_fold_state() }}
+
+),
+{%- endif %}
 
 applications as (
 
     select
         application_id,
+        channel,
         ksic_code,
         -- the division (first two digits) of a well-formed 5-digit code; anything else has none
         case when ksic_code ~ '^[0-9]{5}$' then cast(left(ksic_code, 2) as integer) end as ksic_division
-    from {{ ref('int_applications_current') }}
+    from {{ ref('int_applications_current_folded') }}
+    {%- if is_incremental() %}
+    where application_id in ({{ current_versions_written_since('state') }})
+    {%- endif %}
+
+),
+
+current_versions_read as (
+
+    {{ current_versions_read() }}
 
 ),
 
@@ -51,6 +90,7 @@ coded as (
 
     select
         applications.application_id,
+        applications.channel,
         applications.ksic_code,
         section_divisions.ksic_section
     from applications
@@ -104,12 +144,18 @@ final as (
         revenue_cap_matched.revenue_cap_reference,
         (select min(employees_below) from employee_limits) as lowest_employees_below,
         (select min(revenue_cap_krw) from revenue_caps) as lowest_revenue_cap_krw,
-        {{ round_date() }} as judged_at
+        ---------- how far the row has read (start_over_unless_read_forward)
+        coded.channel,
+        {{ round_date() }} as read_through_day,
+        current_versions_read.read_through_raw_id,
+        {{ context }} as context_fingerprint
     from coded
     left join employee_limit_matched
         on coded.application_id = employee_limit_matched.application_id
     left join revenue_cap_matched
         on coded.application_id = revenue_cap_matched.application_id
+    left join current_versions_read
+        on coded.channel = current_versions_read.channel
 
 )
 

@@ -2,6 +2,15 @@
 -- Malformed values become null through the safe casts; nothing here raises an error on bad input.
 -- Rows that cannot be typed (no application id, no readable updated_at, ...) are in quarantine instead
 -- (macros/quarantine.sql).
+-- int_applications_current_folded finds the versions staged or become visible since its last build, and
+-- reads those applications' versions: the indexes beside the staging models' own (raw_id, load_id;
+-- dbt_project.yml) find them without reading every version.
+{{ config(indexes=[
+    {'columns': ['raw_id'], 'unique': True},
+    {'columns': ['load_id']},
+    {'columns': ['application_id']},
+    {'columns': ['updated_at']},
+]) }}
 with
 
 source as (
