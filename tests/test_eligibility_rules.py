@@ -776,6 +776,7 @@ def test_a_staged_raw_id_without_a_unique_test_has_a_unique_index(warehouse):
         ("int_applications_current_folded", "channel, raw_id"),
         ("int_application_documents_validated", "application_id"),
         ("int_applications_sized", "application_id"),
+        ("int_applications_checked_for_program_conditions", "application_id"),
     ],
 )
 def test_the_folds_of_the_applications_refuse_a_second_row_for_a_key(warehouse_copy, model, key):
@@ -1408,3 +1409,82 @@ def test_folds_of_the_current_versions_judge_again_only_what_changed_and_equal_a
     )
     # the day the 2025 revenue table comes into force: every application sized again
     assert build("2025-09-01")[1] == everyone | {"E90", busan}
+
+
+def test_program_conditions_fold_judges_again_only_what_changed_and_equals_a_full_build(
+    warehouse_copy, tmp_path
+):
+    """int_applications_checked_for_program_conditions judges again only the applications whose current
+    version was written since, whose number has registry rows staged since, or whose judgement changes
+    with the day (P-1's one-year window: changes_on); on a day back or a change of the conditions in
+    force it judges every application again. After each build it equals a full build of it."""
+    url = warehouse_copy
+    model = "int_applications_checked_for_program_conditions"
+    columns = (
+        "application_id, program_condition_result, program_condition_reason_code, program_condition_detail,"
+        " changes_on"
+    )
+    pilot = {"E21", "E22"}  # P-1: judged against a window that moves with the day
+
+    def rows() -> list[tuple]:
+        return query(url, f"select {columns} from intermediate.{model} order by application_id")
+
+    def writers() -> dict[str, str]:
+        return dict(query(url, f"select application_id, xmin::text from intermediate.{model}"))
+
+    def build(day: str) -> set[str]:
+        """Build the day, check the fold against a full build; the applications whose row it wrote."""
+        before = writers()
+        run_dbt(url, tmp_path, "run", "--select", f"+{model}", round_date=day)
+        after = writers()
+        incremental = rows()
+        run_dbt(url, tmp_path, "run", "--select", model, "--full-refresh", round_date=day)
+        assert rows() == incremental, day
+        return {app for app, writer in after.items() if before.get(app) != writer} | (set(before) - set(after))
+
+    def result(app_id: str) -> tuple:
+        return next(r[1:4] for r in rows() if r[0] == app_id)
+
+    everyone = set(writers())
+    assert build(ROUND) == set()
+    # E21 registered on 2023-03-09: under a year before the cut-off until 2024-03-09
+    assert result("E21")[0] == "pass"
+    assert build("2024-03-09") == pilot
+    assert result("E21")[:2] == ("fail", "NOT_ONLINE_EARLY")
+    assert build("2024-03-09") == set()
+
+    # the registry names E22's number (a recent registration: the registry's date overrides the
+    # declared one), E21's (a registration dated after the day) and E01's: only their applications
+    land_file(
+        url,
+        "raw.reference_mail_order_registry",
+        "mail_order_registry_20240310.csv",
+        [
+            {"brn": brn(22), "registered_on": "2024-03-01", "status": "정상영업"},
+            {"brn": brn(21), "registered_on": "2024-03-12", "status": "정상영업"},
+            {"brn": brn(1), "registered_on": "2020-05-01", "status": "정상영업"},
+        ],
+        "content",
+    )
+    busan = f"KAKAO-busan-{brn(53)}"  # its workbook, dated 03-10, becomes its current version
+    assert build("2024-03-10") == pilot | {"E01", busan}
+    assert result("E22")[0] == "pass" and "2024-03-01 (신고 명단)" in result("E22")[2]
+    assert result("E21")[0] == "fail"
+    assert build("2024-03-11") == pilot
+    # the day E21's registration comes into the registry's dates
+    assert build("2024-03-12") == pilot
+    assert result("E21")[0] == "pass" and "2024-03-12 (신고 명단)" in result("E21")[2]
+
+    # a day back: every application judged again (busan's workbook is not yet current); on the cut-off
+    # E21's registration is not yet in force (its declared date passes) and E22's is
+    assert build(ROUND) == everyone | {busan}
+    assert result("E21")[0] == "pass" and "2023-03-09, " in result("E21")[2]
+    assert result("E22")[0] == "pass" and "2024-03-01 (신고 명단)" in result("E22")[2]
+    # the window of the conditions in force widened to two years: every application judged again
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "update reference.program_conditions set threshold_value = 2"
+            " where condition_code = 'pilot_online_early'"
+        )
+    assert build(ROUND) == everyone
+    assert result("E21")[2].endswith("(기준: 2022-03-08 이후)")

@@ -102,12 +102,13 @@
 {%- endmacro %}
 
 {#- What such a fold's rows were judged under, as an md5 literal: the model's code, the rows of the
-    `seeds_in_force` in force on the round day and of the other `seeds`, and what the current versions
-    were read under (their fold's context_fingerprint, the same on every row). Read as the model
+    `seeds_in_force` in force on the round day and of the other `seeds`, what the other staging models it
+    reads were read under (`staged`: (staging model, source, raw table) for staged_rows_context), and
+    what the current versions were read under (their fold's context_fingerprint, the same on every row). Read as the model
     compiles, just before it runs (after the current versions' fold): as a literal, not an expression a
     scan would hash again for every row (the size tables' rows are 10 kB). While dbt only parses, and in
     a dbt unit test, ''. -#}
-{% macro current_versions_fold_context(seeds_in_force=[], seeds=[]) -%}
+{% macro current_versions_fold_context(seeds_in_force=[], seeds=[], staged=[]) -%}
     {%- if not execute or model.resource_type == 'unit_test' -%}{{ return("''") }}{%- endif -%}
     {%- set found -%}
         select md5(
@@ -120,6 +121,9 @@
                 where {{ in_force_on(round_date(), 'r') }}
                 {%- endif %}
             ), '')
+            {%- endfor %}
+            {%- for staging_model, source_name, table_name in staged %}
+            || {{ staged_rows_context(staging_model, source_name, table_name) }}
             {%- endfor %}
             || coalesce((select f.context_fingerprint from {{ ref('int_applications_current_folded') }} as f limit 1), '')
         )

@@ -17,11 +17,75 @@
 -- at what the application gives) with fail_reason_code; unanswered -> review with missing_reason_code.
 -- Several conditions: the worst result wins (fail, then review), the details of all are kept.
 -- An application without a condition passes.
+--
+-- A fold of the current versions' fold: an application's row depends only on its current version, the
+-- conditions in force, the registry's rows for its number, and the round day, and the day only through
+-- P-1's window, which moves every day (changes_on: the next day; a pilot of 50 places). So a build
+-- judges again only the applications whose current version was written since (by the current versions'
+-- fold: its read_through columns), whose number has registry rows staged since
+-- (registry_read_through_raw_id), or whose judgement changes by the round day (changes_on), and keeps
+-- the others' rows, which equal what a full build gives. The pre-hook empties the
+-- table, and the build judges every application again, on a day before the last one read, or when the
+-- rows were judged under other conditions in force, other code, or other decisions on the loads the
+-- current versions or the registry were read from (macros/applications.sql).
+{%- set registry = ['stg_reference__mail_order_registry', 'reference', 'reference_mail_order_registry'] %}
+{%- set context = current_versions_fold_context(['program_conditions'], staged=[registry]) %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='application_id',
+    on_schema_change='fail',
+    indexes=applications_fold_indexes() + [
+        {'columns': ['changes_on']}, {'columns': ['brn']}, {'columns': ['registry_read_through_raw_id']}
+    ],
+    tags=['folds_staged_rows'],
+    pre_hook=[
+        "{{ start_over_unless_read_forward(current_versions_fold_context(['program_conditions'], staged=["
+        "['stg_reference__mail_order_registry', 'reference', 'reference_mail_order_registry']])) }}"
+    ],
+) }}
 with
+
+{%- if is_incremental() %}
+-- How far the table has read: the last round day, each channel's current versions written through, and
+-- the registry's last staged row.
+state as materialized (
+
+    select
+        fold_state.*,
+        coalesce((select max(registry_read_through_raw_id) from {{ this }}), 0) as registry_raw_id
+    from ({{ applications_fold_state() }}) as fold_state
+
+),
+
+-- The applications to judge again: current versions written since (the current versions' fold's
+-- read_through indexes), numbers with registry rows staged since, and judgements that change on a day
+-- after the last one read (changes_on).
+changed as materialized (
+
+    {{ current_versions_written_since('state') }}
+    union
+    select application_id from {{ this }}
+    where brn in (
+        select registry.brn from {{ ref('stg_reference__mail_order_registry') }} as registry
+        where registry.raw_id > (select registry_raw_id from state)
+    )
+    union
+    select application_id from {{ this }}
+    where changes_on <= {{ round_date() }}
+
+),
+{%- endif %}
 
 applications as (
 
-    select * from {{ ref('int_applications_current') }}
+    select
+        application_id, channel, brn, program_code, track_code, has_own_mall, own_mall_url, program_answers,
+        mail_order_registered, mail_order_registered_on, smartstore_url, smartstore_opened_on
+    from {{ ref('int_applications_current_folded') }}
+    {%- if is_incremental() %}
+    where application_id in (select changed.application_id from changed)
+    {%- endif %}
 
 ),
 
@@ -38,7 +102,7 @@ registrations as (
         brn,
         min(registered_on) as registered_on
     from {{ ref('stg_reference__mail_order_registry') }}
-    where brn is not null
+    where brn in (select applications.brn from applications)
         and registered_on <= {{ round_date() }}
     group by brn
 
@@ -127,7 +191,10 @@ evaluated as (
                         then 'missing'
                     else 'not_met'
                 end
-        end as outcome
+        end as outcome,
+        -- P-1 is judged against a window that slides with the day (its detail names where it starts):
+        -- again the next day
+        case when check_kind = 'online_started_within' then {{ round_date() }} + 1 end as changes_on
     from applicable
 
 ),
@@ -177,9 +244,17 @@ details as (
 
     select
         application_id,
-        string_agg(detail, '; ' order by condition_code) as detail
+        string_agg(detail, '; ' order by condition_code) as detail,
+        min(changes_on) as changes_on
     from described
     group by application_id
+
+),
+
+-- How far each channel's current versions were written when read (by the fold's index).
+current_versions_read as (
+
+    {{ current_versions_read() }}
 
 ),
 
@@ -190,12 +265,22 @@ final as (
         coalesce(worst.result, 'pass') as program_condition_result,
         worst.reason_code as program_condition_reason_code,
         coalesce(details.detail, '세부사업 조건 없음') as program_condition_detail,
-        {{ round_date() }} as judged_at
+        ---------- how far the row has read (start_over_unless_read_forward)
+        details.changes_on,
+        applications.brn,
+        applications.channel,
+        {{ round_date() }} as read_through_day,
+        current_versions_read.read_through_raw_id,
+        (select max(registry.raw_id) from {{ ref('stg_reference__mail_order_registry') }} as registry)
+            as registry_read_through_raw_id,
+        {{ context }} as context_fingerprint
     from applications
     left join worst
         on applications.application_id = worst.application_id
     left join details
         on applications.application_id = details.application_id
+    left join current_versions_read
+        on applications.channel = current_versions_read.channel
 
 )
 
