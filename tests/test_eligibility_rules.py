@@ -777,6 +777,7 @@ def test_a_staged_raw_id_without_a_unique_test_has_a_unique_index(warehouse):
         ("int_application_documents_validated", "application_id"),
         ("int_applications_sized", "application_id"),
         ("int_applications_checked_for_program_conditions", "application_id"),
+        ("int_bonus_claims_verified", "application_id, bonus_code"),
     ],
 )
 def test_the_folds_of_the_applications_refuse_a_second_row_for_a_key(warehouse_copy, model, key):
@@ -784,7 +785,7 @@ def test_the_folds_of_the_applications_refuse_a_second_row_for_a_key(warehouse_c
     table each day: the database refuses a second row for a key."""
     with psycopg.connect(warehouse_copy) as conn:
         conn.execute(f"create temporary table copied as select * from intermediate.{model} limit 1")
-        if key != "application_id":  # another application with the same key
+        if key == "channel, raw_id":  # another application with the same key
             conn.execute("update copied set application_id = application_id || '-2'")
         with pytest.raises(psycopg.errors.UniqueViolation, match=key):
             conn.execute(f"insert into intermediate.{model} select * from copied")
@@ -1488,3 +1489,90 @@ def test_program_conditions_fold_judges_again_only_what_changed_and_equals_a_ful
         )
     assert build(ROUND) == everyone
     assert result("E21")[2].endswith("(기준: 2022-03-08 이후)")
+
+
+def test_bonus_claims_fold_judges_again_only_what_changed_and_equals_a_full_build(warehouse_copy, tmp_path):
+    """int_bonus_claims_verified judges again only the claims of applications whose current version was
+    written since, whose number has rows of an evidence list staged since, or has a certification starting
+    by the round day (changes_on); an application whose new version claims nothing loses its claims; on
+    a day back or a change of the bonus items it judges every claim again. After each build it equals a
+    full build of it."""
+    url = warehouse_copy
+    model = "int_bonus_claims_verified"
+    columns = (
+        "application_id, bonus_code, bonus_row, item_no, bonus_name_ko, evidence_kind, claim_status,"
+        " is_verified, evidence_detail, applied_on, changes_on"
+    )
+
+    def rows() -> list[tuple]:
+        return query(url, f"select {columns} from intermediate.{model} order by application_id, bonus_code")
+
+    def writers() -> dict[str, set[str]]:
+        written: dict[str, set[str]] = {}
+        for app, writer in query(url, f"select application_id, xmin::text from intermediate.{model}"):
+            written.setdefault(app, set()).add(writer)
+        return written
+
+    def build(day: str) -> set[str]:
+        """Build the day, check the fold against a full build; the applications whose claims it wrote."""
+        before = writers()
+        run_dbt(url, tmp_path, "run", "--select", f"+{model}", round_date=day)
+        after = writers()
+        incremental = rows()
+        run_dbt(url, tmp_path, "run", "--select", model, "--full-refresh", round_date=day)
+        assert rows() == incremental, day
+        return {app for app in set(before) | set(after) if before.get(app) != after.get(app)}
+
+    def status(app_id: str, code: str) -> str:
+        return next(r[6] for r in rows() if r[:2] == (app_id, code))
+
+    claimants = set(writers())
+    assert claimants == {"E01", "E26", "E27"}
+    assert build(ROUND) == set()
+    assert status("E26", "patent") == "verified"  # no list row of patents: its uploaded evidence counts
+
+    # a patent of E26's number starting on 03-12 and a completion of E27's land: only their claims; the
+    # patent counts from the day it starts (E26 then has a list row, not valid on its application date)
+    land_file(
+        url,
+        "raw.reference_certifications",
+        "certifications_20240309.csv",
+        [{"brn": brn(26), "cert_type": "patent", "cert_no": "PT-1", "valid_from": "2024-03-12", "valid_to": ""}],
+        "content",
+    )
+    land_file(
+        url,
+        "raw.edu_completions",
+        "completions_20240309.csv",
+        [
+            {
+                "brn": brn(27),
+                "learner_id": "L2",
+                "course_type": "elearning",
+                "course_code": "EL-1101",
+                "course_name": "온라인 판매 첫걸음",
+                "completed_on": "2024-03-09",
+            }
+        ],
+    )
+    assert build("2024-03-09") == {"E26", "E27"}
+    assert status("E26", "patent") == "verified"
+    assert build("2024-03-11") == set()
+    assert build("2024-03-12") == {"E26"}
+    assert status("E26", "patent") == "not_verified"
+
+    # E01's new version claims nothing: its claims go
+    with connect(url) as conn:
+        copy_portal_versions(
+            conn, "load-portal-0313", [("page-1", application("E01", 1, updated_at="2024-03-13T09:00:00+09:00"))]
+        )
+    assert build("2024-03-13") == {"E01"}
+    assert "E01" not in writers()
+
+    # a day back: every claim judged again (E01's version of 03-13 not yet current)
+    assert build(ROUND) == claimants
+    assert status("E26", "patent") == "verified"
+    # a bonus item renamed: every claim judged again
+    with psycopg.connect(url) as conn:
+        conn.execute("update reference.bonus_items set name_ko = name_ko || ' (개정)' where bonus_code = 'venture'")
+    assert build(ROUND) == claimants

@@ -147,3 +147,14 @@
         and stg.application_id in (select changed.application_id from changed)
         {%- endif %}
 {%- endmacro %}
+
+{#- The lists that back a bonus claim (int_bonus_claims_verified), each (staging model, source, raw table):
+    a row staged in one of them later makes the claims of its number judged again. -#}
+{% macro bonus_evidence_lists() -%}
+    {{ return([
+        ['stg_edu__completions', 'edu', 'edu_completions'],
+        ['stg_reference__onnuri_listings', 'reference', 'reference_onnuri_listings'],
+        ['stg_reference__certifications', 'reference', 'reference_certifications'],
+        ['stg_reference__mail_order_registry', 'reference', 'reference_mail_order_registry'],
+    ]) }}
+{%- endmacro %}

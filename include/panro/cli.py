@@ -211,10 +211,10 @@ def cmd_rebuild_staging(args) -> int:
     url = resolve_url(load_settings())
     ensure_schema(url)
     # after a change of a staging model's SQL: the incremental ones are re-read from all of raw, and the
-    # folds (the current versions and the documents, sizes and programme conditions judged from them, the
-    # 국세청 statuses, the committee reviews), which keep what they read, from all of it (the next transform
-    # rebuilds the rest of intermediate and the marts on them as usual). The current versions' view goes
-    # with its fold: a table made again drops the views on it.
+    # folds (the current versions and the documents, sizes, programme conditions and bonus claims judged
+    # from them, the 국세청 statuses, the committee reviews), which keep what they read, from all of it (the
+    # next transform rebuilds the rest of intermediate and the marts on them as usual). The current
+    # versions' view goes with its fold: a table made again drops the views on it.
     selected = ["staging", "quarantine", "tag:folds_staged_rows", "int_applications_current"]
     # the folds are made again as of a day before any application of the programme (they read nothing
     # yet); the next transform folds in all of staging up to its own round day

@@ -1,7 +1,3 @@
--- No nested loops for this model (for its transaction only): the staging views' typed columns are
--- estimated at one row, so the planner nested the evidence lists inside the claims and re-typed every
--- list row once per claim (S: 103 s, growing with claims x list rows; hash joins: about 1 s).
-{{ config(pre_hook="set local enable_nestloop = off") }}
 -- One row per current application and bonus item it claims (bonus_claims, each code once): whether the
 -- evidence backs the claim on the application date (the KST day of submitted_at), and why. A claim
 -- earns nothing without verified evidence. evidence_kind of bonus_items says what proves the item:
@@ -20,12 +16,86 @@
 --   smartstore_url             ③ a Smart Store URL in the application, opened on or before the date (no
 --                              opening date: the URL is the evidence)
 -- A code that is not a bonus item in force on the application date is kept as `unknown_code`.
+--
+-- A fold of the current versions' fold: a claim's row depends only on its application's current version,
+-- the bonus items, the evidence lists' rows for its number, and the round day only through the
+-- certifications known by it (a row of the list starting after the day does not yet count). So a build
+-- judges again only the applications whose current version was written since (by the current versions'
+-- fold: its read_through columns), whose number has rows of an evidence list staged since (the
+-- <list>_read_through_raw_id columns), or whose number has a certification starting by the round day
+-- (changes_on), and keeps the other rows, which equal what a full build gives. A changed application
+-- without claims now leaves a row without a code, so that delete+insert deletes its old claims; the
+-- post-hook removes it in the same transaction. The pre-hook empties the table, and the build judges
+-- every claim again, on a day before the last one read, or when the rows were judged under other bonus
+-- items, other code, or other decisions on the loads the current versions or the lists were read from
+-- (macros/applications.sql).
+{%- set context = current_versions_fold_context(seeds=['bonus_items'], staged=bonus_evidence_lists()) %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='application_id',
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['application_id', 'bonus_code'], 'unique': True},
+        {'columns': ['read_through_day']},
+        {'columns': ['channel', 'read_through_raw_id']},
+        {'columns': ['brn']},
+        {'columns': ['changes_on']},
+    ],
+    tags=['folds_staged_rows'],
+    pre_hook=[
+        "{{ start_over_unless_read_forward(current_versions_fold_context(seeds=['bonus_items'],"
+        " staged=bonus_evidence_lists())) }}",
+        "set local enable_nestloop = off",
+    ],
+    post_hook=["delete from {{ this }} where bonus_code is null"],
+) }}
+-- enable_nestloop off (for this model's transaction only): the staging views' typed columns are estimated
+-- at one row, so the planner nested the evidence lists inside the claims and re-typed every list row
+-- once per claim (S: 103 s, growing with claims x list rows; hash joins: about 1 s).
 with
+
+{%- if is_incremental() %}
+-- How far the table has read: the last round day, each channel's current versions written through, and
+-- each evidence list's last staged row.
+state as materialized (
+
+    select
+        fold_state.*
+        {%- for staging_model, source_name, table_name in bonus_evidence_lists() %},
+        coalesce((select max({{ table_name }}_read_through_raw_id) from {{ this }}), 0) as {{ table_name }}_raw_id
+        {%- endfor %}
+    from ({{ applications_fold_state() }}) as fold_state
+
+),
+
+-- The applications to judge again: current versions written since (the current versions' fold's
+-- read_through indexes), numbers with evidence rows staged since, and certifications starting by the
+-- round day (changes_on).
+changed as materialized (
+
+    {{ current_versions_written_since('state') }}
+    union
+    select application_id from {{ this }}
+    where brn in (
+        {%- for staging_model, source_name, table_name in bonus_evidence_lists() %}
+        select staged.brn from {{ ref(staging_model) }} as staged
+        where staged.raw_id > (select {{ table_name }}_raw_id from state)
+        {{ 'union all' if not loop.last }}
+        {%- endfor %}
+    )
+    union
+    select application_id from {{ this }}
+    where changes_on <= {{ round_date() }}
+
+),
+{%- endif %}
 
 applications as (
 
     select
         application_id,
+        channel,
         brn,
         document_uploads,
         bonus_claims,
@@ -35,8 +105,11 @@ applications as (
         smartstore_url,
         smartstore_opened_on,
         cast(submitted_at at time zone 'Asia/Seoul' as date) as applied_on
-    from {{ ref('int_applications_current') }}
+    from {{ ref('int_applications_current_folded') }}
     where jsonb_typeof(bonus_claims) = 'array'
+    {%- if is_incremental() %}
+        and application_id in (select changed.application_id from changed)
+    {%- endif %}
 
 ),
 
@@ -94,6 +167,17 @@ certifications as (
 
 ),
 
+-- The day each number's next certification starts (after the round day): its claims change then.
+certifications_starting as (
+
+    select brn, min(valid_from) as changes_on
+    from {{ ref('stg_reference__certifications') }}
+    where brn in (select applications.brn from applications)
+        and valid_from > {{ round_date() }}
+    group by brn
+
+),
+
 registrations as (
 
     select brn, registered_on, status
@@ -119,6 +203,7 @@ claim_base as (
         applications.mail_order_registered,
         applications.smartstore_url,
         applications.smartstore_opened_on,
+        applications.channel,
         evidence_documents.bonus_code is not null as has_evidence_document
     from claims
     inner join applications
@@ -245,6 +330,13 @@ verified as (
 
 ),
 
+-- How far each channel's current versions were written when read (by the fold's index).
+current_versions_read as (
+
+    {{ current_versions_read() }}
+
+),
+
 final as (
 
     select
@@ -305,9 +397,35 @@ final as (
                 end
         end as evidence_detail,
         applied_on,
-        {{ round_date() }} as judged_at
+        ---------- how far the row has read (start_over_unless_read_forward)
+        case when evidence_kind in ('certification', 'certification_or_document') then (
+            select certifications_starting.changes_on
+            from certifications_starting
+            where certifications_starting.brn = verified.brn
+        ) end as changes_on,
+        brn,
+        channel,
+        {{ round_date() }} as read_through_day,
+        (
+            select current_versions_read.read_through_raw_id
+            from current_versions_read
+            where current_versions_read.channel = verified.channel
+        ) as read_through_raw_id,
+        {%- for staging_model, source_name, table_name in bonus_evidence_lists() %}
+        (select max(staged.raw_id) from {{ ref(staging_model) }} as staged) as {{ table_name }}_read_through_raw_id,
+        {%- endfor %}
+        {{ context }} as context_fingerprint
     from verified
 
 )
 
 select * from final
+{%- if is_incremental() %}
+union all
+-- A changed application without claims now: a row without a code (the post-hook removes it), so that
+-- delete+insert deletes the claims it had. The row is the table's own row type, all null but the
+-- application.
+select (jsonb_populate_record(null::{{ this }}, jsonb_build_object('application_id', changed.application_id))).*
+from changed
+where not exists (select 1 from final where final.application_id = changed.application_id)
+{%- endif %}

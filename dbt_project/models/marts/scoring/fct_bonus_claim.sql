@@ -30,7 +30,7 @@ final as (
         cast(bonus_rows.points as numeric) as row_points,
         bonus_rows.is_assumed as row_points_are_assumed,
         claims.applied_on,
-        claims.judged_at
+        {{ round_date() }} as judged_at
     from claims
     left join bonus_rows
         on claims.bonus_row = bonus_rows.bonus_row
