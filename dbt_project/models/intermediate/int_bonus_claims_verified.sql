@@ -398,24 +398,22 @@ final as (
         end as evidence_detail,
         applied_on,
         ---------- how far the row has read (start_over_unless_read_forward)
-        case when evidence_kind in ('certification', 'certification_or_document') then (
-            select certifications_starting.changes_on
-            from certifications_starting
-            where certifications_starting.brn = verified.brn
-        ) end as changes_on,
-        brn,
-        channel,
+        case when evidence_kind in ('certification', 'certification_or_document') then
+            certifications_starting.changes_on
+        end as changes_on,
+        verified.brn,
+        verified.channel,
         {{ round_date() }} as read_through_day,
-        (
-            select current_versions_read.read_through_raw_id
-            from current_versions_read
-            where current_versions_read.channel = verified.channel
-        ) as read_through_raw_id,
+        current_versions_read.read_through_raw_id,
         {%- for staging_model, source_name, table_name in bonus_evidence_lists() %}
         (select max(staged.raw_id) from {{ ref(staging_model) }} as staged) as {{ table_name }}_read_through_raw_id,
         {%- endfor %}
         {{ context }} as context_fingerprint
     from verified
+    left join certifications_starting
+        on verified.brn = certifications_starting.brn
+    left join current_versions_read
+        on verified.channel = current_versions_read.channel
 
 )
 
