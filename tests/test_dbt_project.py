@@ -806,6 +806,13 @@ def test_seeds_are_reloaded_only_when_they_change(fresh_db, tmp_path):
     assert seed_if_changed(url, settings=settings) is not None  # nothing loaded yet
     assert seed_if_changed(url, settings=settings) is None
     assert query(url, "select count(*) from ops.seed_state") == [(1,)]
+    # every seed has statistics as loaded (autovacuum would never analyze the small ones)
+    seeds = sorted(p.stem for p in (home / "dbt_project" / "seeds").rglob("*.csv"))
+    analyzed = query(
+        url,
+        "select relname from pg_stat_user_tables where schemaname = 'reference' and last_analyze is not null",
+    )
+    assert sorted(set(seeds) - {name for (name,) in analyzed}) == []
 
     # a corrected reason text reaches the warehouse the next day
     csv = home / "dbt_project" / "seeds" / "reason_codes.csv"
