@@ -1412,6 +1412,33 @@ def test_folds_of_the_current_versions_judge_again_only_what_changed_and_equal_a
     assert build("2025-09-01")[1] == everyone | {"E90", busan}
 
 
+def fold_of_the_applications(url: str, work: Path, model: str, columns: str, order: str = "application_id"):
+    """For the test of a fold of the current versions: rows() (``columns``, by ``order``), writers()
+    (each application -> the transactions that wrote its rows: xmin), and build(day), which builds the
+    day, checks the fold against a full build of it, and returns the applications whose rows it wrote or
+    removed."""
+
+    def rows() -> list[tuple]:
+        return query(url, f"select {columns} from intermediate.{model} order by {order}")
+
+    def writers() -> dict[str, set[str]]:
+        written: dict[str, set[str]] = {}
+        for app, writer in query(url, f"select application_id, xmin::text from intermediate.{model}"):
+            written.setdefault(app, set()).add(writer)
+        return written
+
+    def build(day: str) -> set[str]:
+        before = writers()
+        run_dbt(url, work, "run", "--select", f"+{model}", round_date=day)
+        after = writers()
+        incremental = rows()
+        run_dbt(url, work, "run", "--select", model, "--full-refresh", round_date=day)
+        assert rows() == incremental, day
+        return {app for app in set(before) | set(after) if before.get(app) != after.get(app)}
+
+    return rows, writers, build
+
+
 def test_program_conditions_fold_judges_again_only_what_changed_and_equals_a_full_build(
     warehouse_copy, tmp_path
 ):
@@ -1426,22 +1453,7 @@ def test_program_conditions_fold_judges_again_only_what_changed_and_equals_a_ful
         " changes_on"
     )
     pilot = {"E21", "E22"}  # P-1: judged against a window that moves with the day
-
-    def rows() -> list[tuple]:
-        return query(url, f"select {columns} from intermediate.{model} order by application_id")
-
-    def writers() -> dict[str, str]:
-        return dict(query(url, f"select application_id, xmin::text from intermediate.{model}"))
-
-    def build(day: str) -> set[str]:
-        """Build the day, check the fold against a full build; the applications whose row it wrote."""
-        before = writers()
-        run_dbt(url, tmp_path, "run", "--select", f"+{model}", round_date=day)
-        after = writers()
-        incremental = rows()
-        run_dbt(url, tmp_path, "run", "--select", model, "--full-refresh", round_date=day)
-        assert rows() == incremental, day
-        return {app for app, writer in after.items() if before.get(app) != writer} | (set(before) - set(after))
+    rows, writers, build = fold_of_the_applications(url, tmp_path, model, columns)
 
     def result(app_id: str) -> tuple:
         return next(r[1:4] for r in rows() if r[0] == app_id)
@@ -1503,25 +1515,9 @@ def test_bonus_claims_fold_judges_again_only_what_changed_and_equals_a_full_buil
         "application_id, bonus_code, bonus_row, item_no, bonus_name_ko, evidence_kind, claim_status,"
         " is_verified, evidence_detail, applied_on, changes_on"
     )
-
-    def rows() -> list[tuple]:
-        return query(url, f"select {columns} from intermediate.{model} order by application_id, bonus_code")
-
-    def writers() -> dict[str, set[str]]:
-        written: dict[str, set[str]] = {}
-        for app, writer in query(url, f"select application_id, xmin::text from intermediate.{model}"):
-            written.setdefault(app, set()).add(writer)
-        return written
-
-    def build(day: str) -> set[str]:
-        """Build the day, check the fold against a full build; the applications whose claims it wrote."""
-        before = writers()
-        run_dbt(url, tmp_path, "run", "--select", f"+{model}", round_date=day)
-        after = writers()
-        incremental = rows()
-        run_dbt(url, tmp_path, "run", "--select", model, "--full-refresh", round_date=day)
-        assert rows() == incremental, day
-        return {app for app in set(before) | set(after) if before.get(app) != after.get(app)}
+    rows, writers, build = fold_of_the_applications(
+        url, tmp_path, model, columns, "application_id, bonus_code"
+    )
 
     def status(app_id: str, code: str) -> str:
         return next(r[6] for r in rows() if r[:2] == (app_id, code))
@@ -1537,7 +1533,15 @@ def test_bonus_claims_fold_judges_again_only_what_changed_and_equals_a_full_buil
         url,
         "raw.reference_certifications",
         "certifications_20240309.csv",
-        [{"brn": brn(26), "cert_type": "patent", "cert_no": "PT-1", "valid_from": "2024-03-12", "valid_to": ""}],
+        [
+            {
+                "brn": brn(26),
+                "cert_type": "patent",
+                "cert_no": "PT-1",
+                "valid_from": "2024-03-12",
+                "valid_to": "",
+            }
+        ],
         "content",
     )
     land_file(
@@ -1564,7 +1568,9 @@ def test_bonus_claims_fold_judges_again_only_what_changed_and_equals_a_full_buil
     # E01's new version claims nothing: its claims go
     with connect(url) as conn:
         copy_portal_versions(
-            conn, "load-portal-0313", [("page-1", application("E01", 1, updated_at="2024-03-13T09:00:00+09:00"))]
+            conn,
+            "load-portal-0313",
+            [("page-1", application("E01", 1, updated_at="2024-03-13T09:00:00+09:00"))],
         )
     assert build("2024-03-13") == {"E01"}
     assert "E01" not in writers()
@@ -1574,5 +1580,7 @@ def test_bonus_claims_fold_judges_again_only_what_changed_and_equals_a_full_buil
     assert status("E26", "patent") == "verified"
     # a bonus item renamed: every claim judged again
     with psycopg.connect(url) as conn:
-        conn.execute("update reference.bonus_items set name_ko = name_ko || ' (개정)' where bonus_code = 'venture'")
+        conn.execute(
+            "update reference.bonus_items set name_ko = name_ko || ' (개정)' where bonus_code = 'venture'"
+        )
     assert build(ROUND) == claimants

@@ -52,15 +52,21 @@
     read_through_raw_id of its channel) and what it was judged under (context_fingerprint). -#}
 
 {#- How far a fold of the applications (the current versions' fold or one of the models above) has read:
-    the last round day, and each channel's last raw_id. The body of its `state` CTE; read off the fold's
-    indexes on read_through_day and (channel, read_through_raw_id) (applications_fold_indexes). -#}
-{% macro applications_fold_state() -%}
+    the last round day, each channel's last raw_id, and for each of the `lists` it also reads by number
+    ((staging model, source, raw table); macro applications_to_judge_again) the last raw_id of that list
+    (<raw table>_raw_id). The body of its `state` CTE; read off the fold's indexes on read_through_day
+    and (channel, read_through_raw_id) (applications_fold_indexes). -#}
+{% macro applications_fold_state(lists=[]) -%}
     select
         coalesce((select max(read_through_day) from {{ this }}), date '-infinity') as day,
         {%- for channel in ['portal', 'sbiz24', 'kakao'] %}
         coalesce(
             (select max(read_through_raw_id) from {{ this }} where channel = '{{ channel }}'), 0
-        ) as {{ channel }}_raw_id{{ ',' if not loop.last }}
+        ) as {{ channel }}_raw_id{{ ',' if not loop.last or lists }}
+        {%- endfor %}
+        {%- for staging_model, source_name, table_name in lists %}
+        coalesce((select max({{ table_name }}_read_through_raw_id) from {{ this }}), 0)
+            as {{ table_name }}_raw_id{{ ',' if not loop.last }}
         {%- endfor %}
 {%- endmacro %}
 
@@ -76,6 +82,40 @@
             and current_versions.read_through_raw_id > (select {{ channel }}_raw_id from {{ state }})
         )
         {%- endfor %}
+{%- endmacro %}
+
+{#- The applications a fold of the current versions judges again: those whose current version was
+    written since `state`; those whose number (the fold's brn, indexed) has rows staged since in one of
+    the `lists` it reads by number (each (staging model, source, raw table); the fold stores how far it
+    read each as <raw table>_read_through_raw_id: lists_read_through); and, with `changes_on`, those whose
+    judgement changes by the round day (the fold's changes_on, indexed). -#}
+{% macro applications_to_judge_again(state, lists=[], changes_on=false) -%}
+    {{ current_versions_written_since(state) }}
+    {%- if lists %}
+    union
+    select application_id from {{ this }}
+    where brn in (
+        {%- for staging_model, source_name, table_name in lists %}
+        select staged.brn from {{ ref(staging_model) }} as staged
+        where staged.raw_id > (select {{ table_name }}_raw_id from {{ state }})
+        {{- ' union all' if not loop.last }}
+        {%- endfor %}
+    )
+    {%- endif %}
+    {%- if changes_on %}
+    union
+    select application_id from {{ this }}
+    where changes_on <= {{ round_date() }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- The columns that say how far a fold read each of its `lists` (applications_to_judge_again): the
+    staging model's last raw_id, by its unique index. -#}
+{% macro lists_read_through(lists) -%}
+    {%- for staging_model, source_name, table_name in lists %}
+    (select max(staged.raw_id) from {{ ref(staging_model) }} as staged)
+        as {{ table_name }}_read_through_raw_id{{ ',' if not loop.last }}
+    {%- endfor %}
 {%- endmacro %}
 
 {#- The indexes of a fold of the applications: its key, and how far each row read (applications_fold_state,

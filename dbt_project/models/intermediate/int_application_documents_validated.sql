@@ -41,10 +41,7 @@ state as materialized (
 -- read_through indexes), and judgements that change on a day after the last one read (changes_on).
 changed as materialized (
 
-    {{ current_versions_written_since('state') }}
-    union
-    select application_id from {{ this }}
-    where changes_on <= {{ round_date() }}
+    {{ applications_to_judge_again('state', changes_on=true) }}
 
 ),
 {%- endif %}

@@ -22,21 +22,21 @@
 -- conditions in force, the registry's rows for its number, and the round day, and the day only through
 -- P-1's window, which moves every day (changes_on: the next day; a pilot of 50 places). So a build
 -- judges again only the applications whose current version was written since (by the current versions'
--- fold: its read_through columns), whose number has registry rows staged since
--- (registry_read_through_raw_id), or whose judgement changes by the round day (changes_on), and keeps
--- the others' rows, which equal what a full build gives. The pre-hook empties the
--- table, and the build judges every application again, on a day before the last one read, or when the
--- rows were judged under other conditions in force, other code, or other decisions on the loads the
--- current versions or the registry were read from (macros/applications.sql).
-{%- set registry = ['stg_reference__mail_order_registry', 'reference', 'reference_mail_order_registry'] %}
-{%- set context = current_versions_fold_context(['program_conditions'], staged=[registry]) %}
+-- fold: its read_through columns), whose number has registry rows staged since (its
+-- <list>_read_through_raw_id), or whose judgement changes by the round day (changes_on), and keeps the
+-- others' rows, which equal what a full build gives. The pre-hook empties the table, and the build
+-- judges every application again, on a day before the last one read, or when the rows were judged under
+-- other conditions in force, other code, or other decisions on the loads the current versions or the
+-- registry were read from (macros/applications.sql).
+{%- set lists = [['stg_reference__mail_order_registry', 'reference', 'reference_mail_order_registry']] %}
+{%- set context = current_versions_fold_context(['program_conditions'], staged=lists) %}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='application_id',
     on_schema_change='fail',
     indexes=applications_fold_indexes() + [
-        {'columns': ['changes_on']}, {'columns': ['brn']}, {'columns': ['registry_read_through_raw_id']}
+        {'columns': ['changes_on']}, {'columns': ['brn']}
     ],
     tags=['folds_staged_rows'],
     pre_hook=[
@@ -51,10 +51,7 @@ with
 -- the registry's last staged row.
 state as materialized (
 
-    select
-        fold_state.*,
-        coalesce((select max(registry_read_through_raw_id) from {{ this }}), 0) as registry_raw_id
-    from ({{ applications_fold_state() }}) as fold_state
+    {{ applications_fold_state(lists) }}
 
 ),
 
@@ -63,16 +60,7 @@ state as materialized (
 -- after the last one read (changes_on).
 changed as materialized (
 
-    {{ current_versions_written_since('state') }}
-    union
-    select application_id from {{ this }}
-    where brn in (
-        select registry.brn from {{ ref('stg_reference__mail_order_registry') }} as registry
-        where registry.raw_id > (select registry_raw_id from state)
-    )
-    union
-    select application_id from {{ this }}
-    where changes_on <= {{ round_date() }}
+    {{ applications_to_judge_again('state', lists, changes_on=true) }}
 
 ),
 {%- endif %}
@@ -271,8 +259,7 @@ final as (
         applications.channel,
         {{ round_date() }} as read_through_day,
         current_versions_read.read_through_raw_id,
-        (select max(registry.raw_id) from {{ ref('stg_reference__mail_order_registry') }} as registry)
-            as registry_read_through_raw_id,
+        {{ lists_read_through(lists) }},
         {{ context }} as context_fingerprint
     from applications
     left join worst

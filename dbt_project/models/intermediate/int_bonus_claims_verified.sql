@@ -60,12 +60,7 @@ with
 -- each evidence list's last staged row.
 state as materialized (
 
-    select
-        fold_state.*
-        {%- for staging_model, source_name, table_name in bonus_evidence_lists() %},
-        coalesce((select max({{ table_name }}_read_through_raw_id) from {{ this }}), 0) as {{ table_name }}_raw_id
-        {%- endfor %}
-    from ({{ applications_fold_state() }}) as fold_state
+    {{ applications_fold_state(bonus_evidence_lists()) }}
 
 ),
 
@@ -74,19 +69,7 @@ state as materialized (
 -- round day (changes_on).
 changed as materialized (
 
-    {{ current_versions_written_since('state') }}
-    union
-    select application_id from {{ this }}
-    where brn in (
-        {%- for staging_model, source_name, table_name in bonus_evidence_lists() %}
-        select staged.brn from {{ ref(staging_model) }} as staged
-        where staged.raw_id > (select {{ table_name }}_raw_id from state)
-        {{ 'union all' if not loop.last }}
-        {%- endfor %}
-    )
-    union
-    select application_id from {{ this }}
-    where changes_on <= {{ round_date() }}
+    {{ applications_to_judge_again('state', bonus_evidence_lists(), changes_on=true) }}
 
 ),
 {%- endif %}
@@ -405,9 +388,7 @@ final as (
         verified.channel,
         {{ round_date() }} as read_through_day,
         current_versions_read.read_through_raw_id,
-        {%- for staging_model, source_name, table_name in bonus_evidence_lists() %}
-        (select max(staged.raw_id) from {{ ref(staging_model) }} as staged) as {{ table_name }}_read_through_raw_id,
-        {%- endfor %}
+        {{ lists_read_through(bonus_evidence_lists()) }},
         {{ context }} as context_fingerprint
     from verified
     left join certifications_starting
