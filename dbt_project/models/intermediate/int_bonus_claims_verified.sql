@@ -401,10 +401,13 @@ final as (
 select * from final
 {%- if is_incremental() %}
 union all
--- A changed application without claims now: a row without a code (the post-hook removes it), so that
--- delete+insert deletes the claims it had. The row is the table's own row type, all null but the
--- application.
+-- A changed application that had claims and has none now: a row without a code (the post-hook removes
+-- it), so that delete+insert deletes the claims it had. The row is the table's own row type, all null
+-- but the application. (Only those: the changed set also holds every application of a channel whose
+-- applications never claim, as the table holds no row saying how far it read that channel: 62,648 at
+-- 200,000 applications, 2 s a day as rows written and removed again.)
 select (jsonb_populate_record(null::{{ this }}, jsonb_build_object('application_id', changed.application_id))).*
 from changed
-where not exists (select 1 from final where final.application_id = changed.application_id)
+where exists (select 1 from {{ this }} as held where held.application_id = changed.application_id)
+    and not exists (select 1 from final where final.application_id = changed.application_id)
 {%- endif %}
