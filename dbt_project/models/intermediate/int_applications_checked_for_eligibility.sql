@@ -51,9 +51,15 @@
 {{ config(contract={'enforced': True}) }}
 with
 
+-- Only the columns the rules read: the current versions' other columns (the JSON of uploads, answers and
+-- claims, the contact fields) would be read and carried through every join for nothing.
 applications as (
 
-    select * from {{ ref('int_applications_current') }}
+    select
+        application_id, channel, program_code, track_code, status, is_withdrawn, submitted_at,
+        submitted_at_text, brn, brn_text, brn_is_valid, ksic_code, ksic_revision, employees,
+        annual_revenue_krw, is_imported, is_large_company_product, consent_privacy, consent_third_party
+    from {{ ref('int_applications_current') }}
 
 ),
 
